@@ -1,0 +1,235 @@
+"""Detectors on planted clusters, metrics against hand-computed confusion matrices, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from poisondetect.detection import (
+    DetectionResult,
+    activation_clustering,
+    anomaly_index,
+    auroc,
+    concentration_scores,
+    confusion,
+    detection_metrics,
+    rank_classes,
+    relevance_concentration,
+    roc_curve,
+    spectral_signatures,
+    spray,
+    two_group_threshold,
+)
+from poisondetect.detection.representations import euclidean_distances
+
+
+def planted_points(n_clean=180, n_poison=20, dim=30, shift=4.0, seed=0):
+    """Clean points N(0, I) and a small cluster shifted along a few coordinates."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_clean + n_poison, dim))
+    x[n_clean:, :5] += shift
+    truth = np.r_[np.zeros(n_clean, bool), np.ones(n_poison, bool)]
+    order = rng.permutation(truth.size)  # poisons not at the end
+    return x[order], truth[order]
+
+
+def planted_heatmaps(n_clean=150, n_poison=20, size=16, seed=0):
+    """Noisy relevance maps of a 'sign'; poisons get a strong 3x3 stamp in one corner."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    sign = np.exp(-((yy - size / 2) ** 2 + (xx - size / 2) ** 2) / (2 * (size / 5) ** 2))
+    maps = sign[None] * rng.uniform(0.5, 1.5, size=(n_clean + n_poison, 1, 1)) + 0.1 * rng.normal(size=(n_clean + n_poison, size, size))
+    maps[n_clean:, -4:-1, -4:-1] += 3.0
+    truth = np.r_[np.zeros(n_clean, bool), np.ones(n_poison, bool)]
+    order = rng.permutation(truth.size)
+    return maps[order], truth[order]
+
+
+# ----------------------------------------------------------------- metrics
+
+
+def test_confusion_and_rates_match_hand_computation():
+    truth = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
+    flagged = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
+    assert confusion(truth, flagged) == (4, 1, 1, 2)  # tn, fp, fn, tp
+    m = detection_metrics(truth, flagged)
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["tpr"] == pytest.approx(2 / 3)
+    assert m["tnr"] == pytest.approx(4 / 5)
+    assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+    assert np.isnan(m["auroc"])
+
+
+def test_rates_of_a_clean_class_are_nan_not_zero():
+    truth = np.zeros(5, bool)
+    m = detection_metrics(truth, np.array([1, 0, 0, 0, 0], bool))
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (4, 1, 0, 0)
+    assert np.isnan(m["tpr"]) and m["tnr"] == pytest.approx(0.8)
+
+
+def test_auroc_matches_pairwise_definition_with_ties():
+    rng = np.random.default_rng(1)
+    truth = rng.random(40) < 0.3
+    scores = rng.integers(0, 5, size=40).astype(float)  # many ties
+    pos, neg = scores[truth], scores[~truth]
+    expected = np.mean([(p > q) + 0.5 * (p == q) for p in pos for q in neg])
+    assert auroc(truth, scores) == pytest.approx(expected)
+    assert auroc(truth, np.where(truth, 1.0, 0.0)) == 1.0
+
+
+def test_roc_curve_endpoints_and_area():
+    rng = np.random.default_rng(2)
+    truth = rng.random(60) < 0.4
+    scores = rng.normal(size=60) + truth
+    fpr, tpr = roc_curve(truth, scores)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(auroc(truth, scores))
+
+
+def test_metrics_reject_mismatched_lengths():
+    with pytest.raises(ValueError, match="flagged has 4 entries but the truth/result has 3"):
+        detection_metrics(np.zeros(3, bool), DetectionResult("x", np.zeros(4, bool)))
+
+
+def test_result_rejects_bad_shapes():
+    with pytest.raises(TypeError, match="flagged"):
+        DetectionResult("x", np.zeros(3))
+    with pytest.raises(ValueError, match="scores"):
+        DetectionResult("x", np.zeros(3, bool), scores=np.zeros(4))
+
+
+# ----------------------------------------------------------------- detectors on planted clusters
+
+
+def _all_detectors():
+    points, _ = planted_points()
+    maps, _ = planted_heatmaps()
+    return {
+        "spray": lambda: spray(euclidean_distances(points)),
+        "spray_eigengap": lambda: spray(euclidean_distances(points), n_clusters="eigengap"),
+        "ac_pca": lambda: activation_clustering(points, method="pca"),
+        "ac_ica": lambda: activation_clustering(points, method="ica"),
+        "spectral_signatures": lambda: spectral_signatures(points, poison_share=0.1),
+        "concentration_max": lambda: relevance_concentration(maps, "max"),
+        "concentration_topk": lambda: relevance_concentration(maps, "topk_share", k=9),
+    }
+
+
+@pytest.mark.parametrize("name", list(_all_detectors()))
+def test_every_detector_returns_a_detection_result(name):
+    result = _all_detectors()[name]()
+    assert isinstance(result, DetectionResult)
+    assert result.flagged.dtype == bool and result.flagged.ndim == 1
+    assert result.scores is not None and result.scores.shape == result.flagged.shape
+    assert np.isfinite(result.split_score)
+    assert result.runtime_s >= 0
+
+
+@pytest.mark.parametrize("method", ["pca", "ica"])
+def test_activation_clustering_finds_planted_cluster(method):
+    x, truth = planted_points()
+    result = activation_clustering(x, method=method, seed=3)
+    m = detection_metrics(truth, result)
+    assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98
+    assert m["auroc"] > 0.99
+    assert result.extra["relative_size"] == pytest.approx(truth.mean(), abs=0.02)
+
+
+def test_activation_clustering_is_deterministic_given_seed():
+    x, _ = planted_points(shift=1.0)  # ambiguous split: randomness would show
+    a, b = activation_clustering(x, seed=5), activation_clustering(x, seed=5)
+    np.testing.assert_array_equal(a.flagged, b.flagged)
+
+
+def test_spray_finds_planted_cluster_and_eigengap_says_two():
+    x, truth = planted_points()
+    result = spray(euclidean_distances(x), n_clusters="eigengap")
+    m = detection_metrics(truth, result)
+    assert result.extra["eigengap_k"] == 2
+    assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98
+
+
+def test_spectral_signatures_ranks_poisons_on_top():
+    x, truth = planted_points()
+    result = spectral_signatures(x, poison_share=truth.mean())
+    assert result.n_flagged == int(np.ceil(1.5 * truth.mean() * truth.size))
+    assert detection_metrics(truth, result)["tpr"] == 1.0  # removes 1.5x the poisons: all of them
+    assert auroc(truth, result.scores) > 0.99
+
+
+def test_spectral_signatures_score_is_squared_projection_on_top_direction():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 4)) * np.array([5.0, 1.0, 1.0, 1.0])  # dominant first axis
+    scores = spectral_signatures(x, 0.1).scores
+    centred = x - x.mean(0)
+    v = np.linalg.svd(centred)[2][0]
+    np.testing.assert_allclose(scores, (centred @ v) ** 2)
+
+
+@pytest.mark.parametrize("statistic", ["max", "topk_share"])
+def test_concentration_finds_stamped_heatmaps(statistic):
+    maps, truth = planted_heatmaps()
+    m = detection_metrics(truth, relevance_concentration(maps, statistic))
+    assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98
+
+
+def test_topk_share_is_one_for_a_single_hot_pixel():
+    maps = np.zeros((2, 4, 4))
+    maps[0, 1, 1] = 2.0
+    maps[1] = 1.0
+    np.testing.assert_allclose(concentration_scores(maps, "topk_share", k=1), [1.0, 1 / 16])
+
+
+def test_two_group_threshold_is_exact_1d_two_means():
+    rng = np.random.default_rng(4)
+    values = np.r_[rng.normal(0, 1, 30), rng.normal(10, 1, 7)]
+    threshold = two_group_threshold(values)
+    best = min(
+        (np.sum((values[values <= t] - values[values <= t].mean()) ** 2) + np.sum((values[values > t] - values[values > t].mean()) ** 2), t)
+        for t in np.sort(values)[:-1]
+    )[1]
+    assert (values > threshold).sum() == (values > best).sum() == 7
+
+
+# ----------------------------------------------------------------- class ranking
+
+
+def test_rank_classes_finds_the_poisoned_class_and_none_on_a_clean_model():
+    def classes(poisoned: int | None):
+        return {c: planted_points(shift=4.0 if c == poisoned else 0.0, seed=c)[0] for c in range(8)}
+
+    detect = lambda x: activation_clustering(x, seed=0)  # noqa: E731
+    poisoned = rank_classes({c: detect(x) for c, x in classes(5).items()})
+    assert poisoned.loc[0, "class"] == 5 and poisoned.loc[0, "suspicious"]
+    assert poisoned["suspicious"].sum() == 1
+    clean = rank_classes({c: detect(x) for c, x in classes(None).items()})
+    assert not clean["suspicious"].any()
+
+
+def test_anomaly_index_is_robust_z_score():
+    np.testing.assert_allclose(anomaly_index(np.array([1.0, 2.0, 3.0, 4.0, 100.0])), (np.array([1, 2, 3, 4, 100]) - 3) / 1.4826)
+    np.testing.assert_array_equal(anomaly_index(np.ones(4)), np.zeros(4))
+
+
+# ----------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: activation_clustering(np.ones((1, 5))), "at least 3 samples"),
+        (lambda: activation_clustering(np.ones((10, 5))), "identical"),
+        (lambda: activation_clustering(np.full((10, 5), np.nan)), "NaN"),
+        (lambda: activation_clustering(np.random.rand(10, 5), method="svd"), "'pca' or 'ica'"),
+        (lambda: spectral_signatures(np.random.rand(10, 5), poison_share=0.0), "poison_share"),
+        (lambda: relevance_concentration(np.ones((10, 4, 4))), "identical"),
+        (lambda: relevance_concentration(np.random.rand(10, 4, 4), "mean"), "statistic"),
+        (lambda: spray(np.zeros((5, 5))), "all zeros"),
+        (lambda: spray(np.random.rand(5, 4)), "square"),
+        (lambda: rank_classes({0: spectral_signatures(np.random.rand(5, 3), 0.2)}), "at least 3 classes"),
+    ],
+)
+def test_bad_input_raises_clear_errors(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
