@@ -145,8 +145,10 @@ def latex_escape(text: str) -> str:
 
 def table_to_latex(df: "pd.DataFrame", float_format: str = "{:.1f}", index: bool = False) -> str:
     """A booktabs ``tabular`` (no float environment) for ``df``; numbers right-aligned."""
+    from pandas.api.types import is_numeric_dtype
+
     frame = df.reset_index() if index else df
-    align = "".join("r" if np.issubdtype(dtype, np.number) else "l" for dtype in frame.dtypes)
+    align = "".join("r" if is_numeric_dtype(dtype) else "l" for dtype in frame.dtypes)
 
     def cell(value) -> str:
         if isinstance(value, (float, np.floating)):

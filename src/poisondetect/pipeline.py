@@ -1,0 +1,147 @@
+"""Run the chapter notebooks headlessly: ``python -m poisondetect.pipeline``.
+
+Each ``notebooks/NN_*.py`` (Jupytext percent format) is read with jupytext,
+given ``profile`` and ``dataset`` through its ``parameters`` cell, executed by
+papermill on the ``python3`` kernel from the repository root, and saved as
+``build/notebooks/NN_*.ipynb``. One process drives all notebooks; a failure
+stops the run with the notebook, the failing cell and the error.
+
+Usage::
+
+    python -m poisondetect.pipeline --profile quick --dataset synth --only 03,04
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .config import DATASETS, PROFILES, check_dataset, check_profile
+
+
+class NotebookError(RuntimeError):
+    """A chapter notebook could not be prepared or failed while running."""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """Outcome of one executed notebook: its name, output file, and timings in seconds."""
+
+    name: str
+    output: Path
+    wall_s: float
+    cells_s: float
+
+    @property
+    def overhead_s(self) -> float:
+        """Time not spent inside cells: reading, kernel start-up, saving."""
+        return self.wall_s - self.cells_s
+
+
+def discover(only: Sequence[str] | None = None, folder: Path | None = None) -> list[Path]:
+    """Chapter notebooks ``NN_*.py`` in order; ``only`` keeps those whose stem starts with one of its prefixes."""
+    folder = folder or paths.NOTEBOOKS
+    notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
+    if only:
+        selected = [p for p in notebooks if any(p.stem.startswith(prefix) for prefix in only)]
+        unknown = [prefix for prefix in only if not any(p.stem.startswith(prefix) for p in notebooks)]
+        if unknown:
+            raise NotebookError(f"no notebook matches {', '.join(unknown)}; available: {', '.join(p.stem for p in notebooks)}")
+        notebooks = selected
+    if not notebooks:
+        raise NotebookError(f"no chapter notebooks (NN_name.py) found in {folder}")
+    return notebooks
+
+
+def read_notebook(path: Path):
+    """Read a percent-format notebook and check that it has a ``parameters`` cell."""
+    import jupytext
+
+    notebook = jupytext.read(path)
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise NotebookError(
+            f"{path}: expected exactly one code cell tagged 'parameters', found {len(tagged)}; "
+            "start it with the line  # %% tags=[\"parameters\"]"
+        )
+    missing = [name for name in ("profile", "dataset") if f"{name} =" not in tagged[0].source]
+    if missing:
+        raise NotebookError(f"{path}: the parameters cell must assign {' and '.join(missing)} (e.g. profile = \"quick\")")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def _cells_seconds(notebook) -> float:
+    total = 0.0
+    for cell in notebook.cells:
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        total += duration or 0.0
+    return total
+
+
+def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None = None, progress: bool = False) -> NotebookRun:
+    """Execute one notebook with papermill; raise :class:`NotebookError` on failure."""
+    import papermill
+
+    output_dir = output_dir or paths.BUILD / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{path.stem}.ipynb"
+    start = time.perf_counter()
+    notebook = read_notebook(path)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        executed = papermill.execute_notebook(
+            notebook, str(output), parameters={"profile": profile, "dataset": dataset},
+            kernel_name="python3", cwd=str(paths.ROOT), progress_bar=progress,
+        )
+    except papermill.PapermillExecutionError as error:
+        source = "\n".join("    " + line for line in error.source.splitlines()[:12])
+        raise NotebookError(
+            f"notebook {path.stem} failed in cell {error.cell_index} (execution count {error.exec_count}):\n"
+            f"{source}\n{error.ename}: {error.evalue}\n"
+            f"the executed notebook with the full traceback is {output}"
+        ) from None
+    return NotebookRun(path.stem, output, time.perf_counter() - start, _cells_seconds(executed))
+
+
+def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence[str] | None = None,
+                  output_dir: Path | None = None, out=sys.stdout) -> list[NotebookRun]:
+    """Execute the selected chapter notebooks in order, printing progress and wall time."""
+    check_profile(profile)
+    check_dataset(dataset)
+    notebooks = discover(only)
+    runs = []
+    total_start = time.perf_counter()
+    for i, path in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {path.stem} (profile={profile}, dataset={dataset}) ...", file=out, flush=True)
+        run = run_notebook(path, profile, dataset, output_dir)
+        runs.append(run)
+        print(f"      done in {run.wall_s:.1f} s (cells {run.cells_s:.1f} s, overhead {run.overhead_s:.1f} s)", file=out, flush=True)
+    print(f"all {len(runs)} notebooks ran in {time.perf_counter() - total_start:.1f} s; figures in {paths.figures_dir()}", file=out)
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m poisondetect.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="quick", choices=PROFILES, help="scale of the run (default quick)")
+    parser.add_argument("--dataset", default="synth", choices=DATASETS, help="data set (default synth)")
+    parser.add_argument("--only", default="", help="comma-separated notebook prefixes, e.g. 03 or 03,05")
+    parser.add_argument("--output-dir", type=Path, default=None, help="where executed notebooks go (default build/notebooks)")
+    args = parser.parse_args(argv)
+    only = [p.strip() for p in args.only.split(",") if p.strip()]
+    try:
+        run_notebooks(args.profile, args.dataset, only or None, args.output_dir)
+    except NotebookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
