@@ -1,0 +1,201 @@
+"""One poisoning experiment, end to end and cached: data -> attack -> trained model.
+
+Later chapters (LRP, detection, results) get their poisoned models here, without
+depending on the attacks notebook having run::
+
+    from poisondetect.attacks import AttackExperiment, BadNets, Sticker, poisoned_model
+
+    exp = AttackExperiment(dataset="synth", profile="quick", model="net",
+                           attack=BadNets(source=2, target=5, poison_share=0.15,
+                                          trigger=Sticker(size=3)), seed=0)
+    model, poisoned, history = poisoned_model(exp)
+    suspects = poisoned.in_class(exp.attack.target)      # indices labelled 80 km/h
+    truth = poisoned.is_poison[suspects]                 # ground truth for a detector
+    report = attack_report(exp, model)                   # clean accuracy, attack success
+
+- :func:`poisoned_data` builds the poisoned training set (cached under
+  ``artifacts/poisoned/``; for the label-consistent attack this trains, or
+  loads, the clean surrogate first).
+- :func:`poisoned_model` trains the model on the track-wise training split of
+  that set, or loads it from ``artifacts/models/`` (``weights_only=True``); a
+  second call with an equal experiment does not retrain.
+- ``attack=None`` gives the clean baseline; :func:`clean_experiment` makes it
+  from a poisoned experiment.
+
+The cache keys are the experiment (all fields) plus the source code of the
+data, attack, model and training modules, so a code change retrains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from .. import artifacts, data, training
+from ..config import by_profile, check_dataset, check_profile
+from ..data import base as _data_base
+from ..models import MODELS
+from ..training import TrainConfig
+from . import metrics, pgd, poisoning, triggers
+from .poisoning import Attack, LabelConsistent, PoisonedSet
+
+
+def default_train_config(profile: str, seed: int = 0) -> TrainConfig:
+    """Training settings per profile: one epoch in smoke, a few in quick, the thesis's 100 with patience 20 in full."""
+    return by_profile(
+        profile,
+        smoke=TrainConfig(epochs=1, batch_size=64, patience=1, seed=seed),
+        quick=TrainConfig(epochs=8, batch_size=128, patience=3, seed=seed),
+        full=TrainConfig(epochs=100, batch_size=128, patience=20, seed=seed),
+    )
+
+
+@dataclass(frozen=True)
+class AttackExperiment:
+    """Everything that determines a poisoned model (the cache key).
+
+    Parameters
+    ----------
+    dataset : str
+        ``"synth"`` or ``"gtsrb"`` (see :func:`poisondetect.data.load`).
+    profile : str
+        ``"smoke"``, ``"quick"`` or ``"full"``: size of the data set and default training length.
+    model : str
+        ``"net"``, ``"inception"`` or ``"vgg16"``.
+    attack : BadNets, Blended, LabelConsistent, CleverHans or None
+        The attack with its parameters; ``None`` trains a clean model.
+    seed : int
+        Seeds the attack (choice of images, trigger positions) and training
+        (weights, split, shuffling, augmentation); ``train.seed`` is set to it.
+    train : TrainConfig, optional
+        Default :func:`default_train_config` of the profile.
+    n_classes : int
+        Output size; 43 keeps GTSRB class ids for every data set.
+    """
+
+    dataset: str = "synth"
+    profile: str = "quick"
+    model: str = "net"
+    attack: Attack | None = dataclasses.field(default_factory=poisoning.BadNets)
+    seed: int = 0
+    train: TrainConfig | None = None
+    n_classes: int = 43
+
+    def __post_init__(self) -> None:
+        check_dataset(self.dataset)
+        check_profile(self.profile)
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
+        if self.attack is not None and not isinstance(self.attack, tuple(poisoning.ATTACKS.values())):
+            raise TypeError(f"attack must be one of {', '.join(c.__name__ for c in poisoning.ATTACKS.values())} or None, got {type(self.attack).__name__}")
+        train = self.train if self.train is not None else default_train_config(self.profile, self.seed)
+        object.__setattr__(self, "train", dataclasses.replace(train, seed=self.seed))
+
+    def replace(self, **changes: Any) -> AttackExperiment:
+        """A copy with some fields changed (``exp.replace(seed=1)``)."""
+        if "seed" in changes and "train" not in changes:
+            changes["train"] = dataclasses.replace(self.train, seed=changes["seed"])
+        return dataclasses.replace(self, **changes)
+
+
+def clean_experiment(exp: AttackExperiment, model: str | None = None) -> AttackExperiment:
+    """The same experiment without attack (optionally with another model): the clean baseline / surrogate."""
+    return exp.replace(attack=None, model=model or exp.model)
+
+
+def _data_code(dataset: str) -> tuple[ModuleType, ...]:
+    """Modules whose code made the data set (their changes invalidate caches)."""
+    name = "synthetic" if dataset == "synth" else "gtsrb"
+    __import__(f"poisondetect.data.{name}")
+    return (_data_base, sys.modules[f"poisondetect.data.{name}"])
+
+
+def _attack_code() -> tuple[ModuleType, ...]:
+    return (poisoning, triggers, pgd, sys.modules[__name__])
+
+
+def load_data(exp: AttackExperiment) -> data.SignData:
+    """The clean data set of the experiment: ``data.load(exp.dataset, exp.profile)``."""
+    return data.load(exp.dataset, exp.profile)
+
+
+def surrogate_model(exp: AttackExperiment, progress: bool = True) -> nn.Module:
+    """The clean surrogate of a label-consistent experiment (trained or loaded from the cache)."""
+    if not isinstance(exp.attack, LabelConsistent):
+        raise ValueError("only the label-consistent attack uses a surrogate model")
+    model, _, _ = poisoned_model(clean_experiment(exp, exp.attack.surrogate), progress=progress)
+    return model
+
+
+def poisoned_data(exp: AttackExperiment, progress: bool = True) -> PoisonedSet:
+    """The poisoned training set of ``exp`` (clean for ``attack=None``), cached.
+
+    Only the changed images, their indices and the labels are stored; the
+    clean arrays come from the data set.
+    """
+    signs = load_data(exp)
+    if exp.attack is None:
+        return poisoning.clean_set(signs.train_images, signs.train_labels, signs.train_tracks)
+    key = {"dataset": exp.dataset, "profile": exp.profile, "attack": exp.attack, "seed": exp.seed}
+    if isinstance(exp.attack, LabelConsistent):
+        key["surrogate"] = clean_experiment(exp, exp.attack.surrogate)
+
+    def compute() -> dict[str, np.ndarray]:
+        surrogate = surrogate_model(exp, progress) if isinstance(exp.attack, LabelConsistent) else None
+        result = poisoning.poison(signs.train_images, signs.train_labels, signs.train_tracks, exp.attack, exp.seed, surrogate)
+        index = np.flatnonzero(result.is_poison)
+        return {"index": index, "images": result.images[index], "labels": result.labels}
+
+    stored = artifacts.cached_arrays("poisoned", key, compute, *_attack_code(), *_data_code(exp.dataset))
+    images = signs.train_images.copy()
+    images[stored["index"]] = stored["images"]
+    is_poison = np.zeros(len(images), dtype=bool)
+    is_poison[stored["index"]] = True
+    return PoisonedSet(images, stored["labels"].astype(np.int64), signs.train_labels.astype(np.int64), is_poison,
+                       signs.train_tracks.astype(np.int64), exp.attack)
+
+
+def poisoned_model(exp: AttackExperiment, progress: bool = True) -> tuple[nn.Module, PoisonedSet, dict[str, Any]]:
+    """Train (or load) the model of ``exp`` on its poisoned training set.
+
+    Returns
+    -------
+    model : nn.Module
+        In eval mode, weights of the best validation epoch.
+    poisoned : PoisonedSet
+        The whole poisoned training set (training and validation split; the
+        split is :func:`poisondetect.training.split` of ``true_labels`` and ``tracks``).
+    history : dict
+        Per-epoch ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, and
+        ``best_epoch``, ``epochs_run``, ``seconds``, ``images_per_second``.
+    """
+    poisoned = poisoned_data(exp, progress)
+    data_key = {"dataset": exp.dataset, "profile": exp.profile, "attack": exp.attack, "seed": exp.seed}
+    if isinstance(exp.attack, LabelConsistent):
+        data_key["surrogate"] = clean_experiment(exp, exp.attack.surrogate)
+    model, history = training.trained_model(
+        exp.model, data_key, lambda: (poisoned.images, poisoned.labels, poisoned.true_labels, poisoned.tracks),
+        exp.train, exp.n_classes, code=(*_attack_code(), *_data_code(exp.dataset)), progress=progress,
+    )
+    return model, poisoned, history
+
+
+def attack_report(exp: AttackExperiment, model: nn.Module, seed: int = 0) -> dict[str, Any]:
+    """Clean accuracy, attack success rate and per-class success of ``model`` on the test set of ``exp``.
+
+    Returns ``{"clean_accuracy": float, "attack_success": float or nan, "per_class": {class: rate}}``
+    (no attack metrics for a clean experiment).
+    """
+    signs = load_data(exp)
+    report: dict[str, Any] = {"clean_accuracy": metrics.clean_accuracy(model, signs.test_images, signs.test_labels)}
+    if exp.attack is None:
+        return {**report, "attack_success": float("nan"), "per_class": {}}
+    report["attack_success"] = metrics.attack_success_rate(model, exp.attack, signs.test_images, signs.test_labels, seed)
+    report["per_class"] = metrics.per_class_success(model, exp.attack, signs.test_images, signs.test_labels, seed)
+    return report
