@@ -1,0 +1,68 @@
+import json
+import textwrap
+
+import pytest
+
+from poisondetect import pipeline
+
+GOOD = '''\
+# %% [markdown]
+# # A demo chapter
+
+# %% tags=["parameters"]
+profile = "quick"
+dataset = "synth"
+
+# %%
+print(f"running {profile} on {dataset}")
+'''
+
+
+def _write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_discover_finds_chapters_in_order_and_selects():
+    all_notebooks = pipeline.discover()
+    names = [p.stem for p in all_notebooks]
+    assert names == sorted(names) and names[0] == "01_data"
+    assert [p.stem for p in pipeline.discover(["01"])] == ["01_data"]
+    with pytest.raises(pipeline.NotebookError, match="no notebook matches 99"):
+        pipeline.discover(["99"])
+
+
+def test_parameters_are_injected(tmp_path):
+    notebook = _write(tmp_path / "01_demo.py", GOOD)
+    run = pipeline.run_notebook(notebook, "smoke", "gtsrb", output_dir=tmp_path / "out")
+    executed = json.loads(run.output.read_text())
+    outputs = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "running smoke on gtsrb" in outputs
+    assert run.wall_s >= run.cells_s >= 0
+
+
+def test_missing_parameters_cell_is_reported(tmp_path):
+    notebook = _write(tmp_path / "01_bad.py", GOOD.replace(' tags=["parameters"]', ""))
+    with pytest.raises(pipeline.NotebookError, match=r"01_bad.py: expected exactly one code cell tagged 'parameters'"):
+        pipeline.run_notebook(notebook, "smoke", "synth", output_dir=tmp_path)
+
+
+def test_failing_cell_is_named_with_its_error(tmp_path, capsys):
+    notebook = _write(tmp_path / "02_fails.py", GOOD + '\n# %%\nraise ValueError("sticker larger than window")\n')
+    with pytest.raises(pipeline.NotebookError) as error:
+        pipeline.run_notebook(notebook, "smoke", "synth", output_dir=tmp_path)
+    message = str(error.value)
+    assert "notebook 02_fails failed in cell" in message
+    assert 'raise ValueError("sticker larger than window")' in message
+    assert "ValueError: sticker larger than window" in message
+
+
+def test_command_line_rejects_unknown_profile(capsys):
+    with pytest.raises(SystemExit):
+        pipeline.main(["--profile", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_command_line_returns_nonzero_on_unknown_notebook(capsys):
+    assert pipeline.main(["--profile", "smoke", "--only", "99"]) == 1
+    assert "no notebook matches 99" in capsys.readouterr().err
