@@ -67,7 +67,8 @@ class TrainConfig:
         :func:`poisondetect.data.track_split`).
     augment : bool
         Random rotation (up to ``max_rotation`` degrees), shift (up to
-        ``max_shift`` pixels), scale and colour jitter of training batches.
+        ``max_shift`` pixels), scale (by up to ``max_scale``) and
+        brightness/contrast jitter (up to ``jitter``) of training batches.
     seed : int
         Seeds weights, split, shuffling, augmentation and dropout.
     """
@@ -80,6 +81,7 @@ class TrainConfig:
     augment: bool = True
     max_rotation: float = 10.0
     max_shift: float = 2.0
+    max_scale: float = 0.05
     jitter: float = 0.2
     seed: int = 0
 
@@ -107,7 +109,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, config: TrainConfig) ->
     """Random geometric and colour jitter of a batch of images in [0, 1], (N, 3, H, W).
 
     One affine map per image, rotation by :math:`\\alpha \\sim U(-r, r)` degrees,
-    scale :math:`s \\sim U(0.95, 1.05)` and shift :math:`t \\sim U(-m, m)^2`
+    scale :math:`s \\sim U(1-\\sigma, 1+\\sigma)` and shift :math:`t \\sim U(-m, m)^2`
     pixels, resampled bilinearly with border padding; then brightness
     :math:`b` and contrast :math:`c` factors in :math:`U(1-j, 1+j)`:
     :math:`x \\mapsto \\operatorname{clip}(c (b x - \\bar x) + \\bar x)` with the
@@ -116,7 +118,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, config: TrainConfig) ->
     n, _, h, w = x.shape
     uniform = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
     angle = (uniform(n) * 2 - 1) * math.radians(config.max_rotation)
-    scale = 1 + (uniform(n) * 2 - 1) * 0.05
+    scale = 1 + (uniform(n) * 2 - 1) * config.max_scale
     shift = (uniform(n, 2) * 2 - 1) * config.max_shift * 2 / torch.tensor([w, h])
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
