@@ -7,10 +7,10 @@ diagnostics, runtime):
 =============================  ==============================================  ==========================
 detector                       input                                           reference
 =============================  ==============================================  ==========================
-:func:`spray`                  (n, n) distances (Euclidean or GW)              :cite:`lapuschkin2019unmasking`
+:func:`spray`                  (n, n) distances (Euclidean or GW)              :cite:`lapuschkin2019`
 :func:`gw_kmeans`              n heatmap metric-measure spaces                 thesis (HC)
-:func:`activation_clustering`  (n, d) penultimate activations                  :cite:`chen2018detecting`
-:func:`spectral_signatures`    (n, d) penultimate activations, poison share    :cite:`tran2018spectral`
+:func:`activation_clustering`  (n, d) penultimate activations                  :cite:`chen2019ac`
+:func:`spectral_signatures`    (n, d) penultimate activations, poison share    :cite:`tran2018`
 :func:`relevance_concentration` (n, H, W) raw heatmaps                         this project
 =============================  ==============================================  ==========================
 

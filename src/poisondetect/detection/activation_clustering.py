@@ -1,4 +1,4 @@
-"""Activation Clustering :cite:`chen2018detecting`: 2-means on reduced penultimate-layer activations.
+"""Activation Clustering :cite:`chen2019ac`: 2-means on reduced penultimate-layer activations.
 
 For the training samples of one class, the activations of the last hidden
 layer are centred, reduced to 10 dimensions (PCA or FastICA, as in the paper)
@@ -47,7 +47,7 @@ def activation_clustering(activations: np.ndarray, n_components: int = 10, metho
         Penultimate-layer activations of the class's training samples (any
         (n, ...) array is flattened, so raw pixels work as a baseline too).
     n_components : int
-        Dimensions after reduction (10 in :cite:`chen2018detecting`).
+        Dimensions after reduction (10 in :cite:`chen2019ac`).
     method : {"pca", "ica"}
         Dimension reduction.
     seed : int

@@ -4,7 +4,7 @@ A defender does not know the target class of a backdoor. Every detector
 reports a ``split_score`` (larger = the class splits more clearly into two
 groups). Poisoning one class makes its split stand out from the others, so the
 classes are ranked by the robust anomaly index of their split score
-:cite:`wang2019neural`
+:cite:`wang2019cleanse`
 
 .. math:: a_c = \\frac{s_c - \\operatorname{median}_{c'} s_{c'}}{1.4826\\,\\operatorname{MAD}},
    \\qquad \\operatorname{MAD} = \\operatorname{median}_{c'} |s_{c'} - \\operatorname{median}\\, s|,

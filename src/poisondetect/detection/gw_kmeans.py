@@ -3,10 +3,10 @@
 Each heatmap of one class is a metric-measure space :math:`X_i = (C_i, p_i)`
 (its most relevant pixels, their distances and their relevance). k-means runs
 directly on these spaces with the Gromov-Wasserstein discrepancy
-:math:`GW(X, Y)` :cite:`memoli2011gromov,peyre2016gromov` in place of the
+:math:`GW(X, Y)` :cite:`memoli2011,peyre2016` in place of the
 squared Euclidean distance, and with GW barycenters in place of means:
 
-1. *Seeding* (k-means++ :cite:`arthur2007kmeans`): the first centre is a random
+1. *Seeding* (k-means++ :cite:`arthur2007`): the first centre is a random
    sample; each further centre is sample :math:`i` with probability
    proportional to :math:`D_i = \\min_c GW(X_i, c)`, the discrepancy to the
    nearest centre chosen so far. All :math:`D_i` come from the same solver with

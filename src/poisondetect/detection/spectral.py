@@ -1,10 +1,10 @@
 """Spectral relevance analysis (SpRAy): spectral clustering of one class's samples.
 
-SpRAy :cite:`lapuschkin2019unmasking` clusters the explanation heatmaps of one
+SpRAy :cite:`lapuschkin2019` clusters the explanation heatmaps of one
 class; a backdoor shows up as a small cluster of heatmaps that all point at the
 trigger. It works from any (n, n) distance matrix: Euclidean distances between
 heatmaps, or Gromov-Wasserstein distances between heatmap metric-measure spaces.
-Following :cite:`vonluxburg2007tutorial` and :cite:`ng2002spectral`:
+Following :cite:`vonluxburg2007` and :cite:`ng2002`:
 
 1. an affinity graph :math:`A` on the samples (k nearest neighbours, symmetrised;
    or an epsilon-neighbourhood; or a fully connected Gaussian kernel);
@@ -120,7 +120,7 @@ def laplacian_spectrum(laplacian: np.ndarray, n_eigenvalues: int) -> tuple[np.nd
 
 
 def eigengap_clusters(eigenvalues: np.ndarray, max_clusters: int = 10) -> int:
-    """Number of clusters by the eigengap heuristic :cite:`vonluxburg2007tutorial`.
+    """Number of clusters by the eigengap heuristic :cite:`vonluxburg2007`.
 
     .. math:: k^* = \\operatorname*{arg\\,max}_{2 \\le k \\le k_\\max} (\\lambda_{k+1} - \\lambda_k)
 
@@ -136,7 +136,7 @@ def eigengap_clusters(eigenvalues: np.ndarray, max_clusters: int = 10) -> int:
 
 
 def spectral_embedding(eigenvectors: np.ndarray, n_components: int) -> np.ndarray:
-    """Rows of the first ``n_components`` eigenvectors scaled to unit length :cite:`ng2002spectral`, shape (n, n_components)."""
+    """Rows of the first ``n_components`` eigenvectors scaled to unit length :cite:`ng2002`, shape (n, n_components)."""
     u = eigenvectors[:, :n_components]
     norms = np.linalg.norm(u, axis=1, keepdims=True)
     return u / np.where(norms > 0, norms, 1.0)

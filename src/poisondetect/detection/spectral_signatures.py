@@ -1,4 +1,4 @@
-"""Spectral Signatures :cite:`tran2018spectral`: outliers along the top singular vector of the activations.
+"""Spectral Signatures :cite:`tran2018`: outliers along the top singular vector of the activations.
 
 For the representations :math:`r_i` of one class, centred as
 :math:`\\tilde r_i = r_i - \\bar r`, let :math:`v` be the top right singular
