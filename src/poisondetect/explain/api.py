@@ -1,0 +1,264 @@
+"""``explain``: batched heatmaps of one method for many images, and their cached form ``heatmaps_for``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import artifacts
+from ..data.transforms import to_tensor
+from . import api as _this_module
+from . import attributions, canonizers, lrp, postprocess
+from .attributions import ATTRIBUTION_METHODS
+from .lrp import LRP_METHODS
+
+#: Every method :func:`explain` understands.
+METHODS = LRP_METHODS + ATTRIBUTION_METHODS
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """Parameters of the explanation methods (part of the cache key of :func:`heatmaps_for`).
+
+    Attributes
+    ----------
+    epsilon : float
+        Relative :math:`\\epsilon` of the LRP-:math:`\\epsilon` rule (times the per-image rms of the layer's pre-activations).
+    gamma : float
+        :math:`\\gamma` of the LRP-:math:`\\gamma` rule.
+    stabilizer : float
+        Absolute stabiliser of every LRP denominator.
+    smoothgrad_noise, smoothgrad_samples : float, int
+        Noise level (fraction of the image's value range) and number of samples of SmoothGrad.
+    ig_steps : int
+        Riemann steps of Integrated Gradients.
+    occlusion_window, occlusion_stride : int
+        Square occlusion window and its stride (pixels).
+    gradcam_layer : str or None
+        Module name for Grad-CAM; ``None`` picks the last convolution with at least 8x8 outputs.
+    seed : int
+        Seed of SmoothGrad's noise.
+    """
+
+    epsilon: float = 0.25
+    gamma: float = 0.25
+    stabilizer: float = 1e-6
+    smoothgrad_noise: float = 0.1
+    smoothgrad_samples: int = 20
+    ig_steps: int = 20
+    occlusion_window: int = 4
+    occlusion_stride: int = 2
+    gradcam_layer: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Heatmaps of ``n`` images.
+
+    Attributes
+    ----------
+    relevance : ndarray (n, 3, H, W) float32
+        Relevance per colour channel and pixel.
+    logits_explained : ndarray (n,) float32
+        The explained logit :math:`f_t(x)` of each image (where LRP relevance starts).
+    targets : ndarray (n,) int64
+        The explained class of each image.
+    predicted : ndarray (n,) int64
+        The class the model predicts for each image.
+    method : str
+        The method that made the heatmaps.
+    """
+
+    relevance: np.ndarray
+    logits_explained: np.ndarray
+    targets: np.ndarray
+    predicted: np.ndarray
+    method: str
+
+    @property
+    def maps(self) -> np.ndarray:
+        """Channel-summed heatmaps (n, H, W) float32 (see :func:`postprocess.channel_sum`)."""
+        return postprocess.channel_sum(self.relevance)
+
+    def __len__(self) -> int:
+        return len(self.relevance)
+
+
+def _resolve_targets(target: Any, n: int, n_classes: int | None = None) -> np.ndarray | None:
+    """``None`` for "predicted", else an int64 array (n,)."""
+    if isinstance(target, str):
+        if target != "predicted":
+            raise ValueError(f"target must be a class index, an array of n class indices or 'predicted', got {target!r}")
+        return None
+    array = np.asarray(target)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"target must hold integer class indices, got dtype {array.dtype}")
+    if array.ndim == 0:
+        array = np.full(n, int(array))
+    if array.shape != (n,):
+        raise ValueError(f"target must be one class index or one per image (shape ({n},)), got shape {array.shape}")
+    if array.size and (array.min() < 0 or (n_classes is not None and array.max() >= n_classes)):
+        raise ValueError(f"target classes must lie in 0..{(n_classes or 0) - 1}, got {array.min()}..{array.max()}")
+    return array.astype(np.int64)
+
+
+def _check_images(images: Any) -> torch.Tensor:
+    if isinstance(images, np.ndarray):
+        raise TypeError(
+            "images must be a normalised float tensor (n, 3, H, W); convert uint8 (n, H, W, 3) arrays with "
+            "poisondetect.data.transforms.to_tensor, or call heatmaps_for"
+        )
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
+        raise ValueError(f"images must be a float tensor of shape (n, 3, H, W), got {shape}")
+    return images
+
+
+def explain(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: int | np.ndarray | str = "predicted",
+    method: str = "epsilon_plus_flat",
+    batch_size: int = 256,
+    progress: bool = True,
+    settings: ExplainSettings = ExplainSettings(),
+) -> Explanation:
+    """Heatmaps of ``images`` for the logit of ``target`` with ``method``, computed in batches.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier returning logits; evaluated in eval mode (its mode is restored afterwards).
+    images : Tensor (n, 3, H, W)
+        Normalised images (:func:`poisondetect.data.transforms.to_tensor`).
+    target : int, array (n,) of int, or "predicted"
+        The class to explain: one for all images, one per image, or each image's predicted class.
+    method : str
+        One of :data:`METHODS`: the LRP variants of :data:`poisondetect.explain.lrp.LRP_METHODS`
+        (relevance starts at the explained logit and sums to it up to what biases and
+        :math:`\\epsilon` absorb) or the attributions of
+        :data:`poisondetect.explain.attributions.ATTRIBUTION_METHODS`.
+    batch_size : int
+        Images per backward pass.
+    progress : bool
+        Show a tqdm bar over batches.
+    settings : ExplainSettings
+        Rule and method parameters.
+
+    Returns
+    -------
+    Explanation
+        ``relevance`` (n, 3, H, W) float32, ``logits_explained`` (n,), ``targets`` (n,),
+        ``predicted`` (n,), and ``maps`` (n, H, W).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    images = _check_images(images)
+    n = len(images)
+    targets = _resolve_targets(target, n)
+    was_training = model.training
+    model.eval()
+    composite = None
+    if method in LRP_METHODS:
+        composite = lrp.lrp_composite(model, method, settings.epsilon, settings.gamma, settings.stabilizer)
+        composite.register(model)
+    relevance, logits_all, explained = [], [], []
+    try:
+        starts = range(0, n, batch_size)
+        for start in tqdm(starts, desc=f"explain ({method})", disable=not progress or len(starts) < 2, leave=False):
+            x = images[start:start + batch_size]
+            batch_target = None if targets is None else torch.from_numpy(targets[start:start + batch_size])
+            if composite is not None:
+                r, logits, t = lrp.lrp_batch(model, x, batch_target)
+            else:
+                with torch.no_grad():
+                    logits = model(x)
+                t = logits.argmax(dim=1) if batch_target is None else batch_target
+                r = attributions.attribute(
+                    model, x, t, method, smoothgrad_noise=settings.smoothgrad_noise,
+                    smoothgrad_samples=settings.smoothgrad_samples, ig_steps=settings.ig_steps,
+                    occlusion_window=settings.occlusion_window, occlusion_stride=settings.occlusion_stride,
+                    gradcam_layer=settings.gradcam_layer, seed=settings.seed,
+                )
+            if (t < 0).any() or (t >= logits.shape[1]).any():
+                raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}")
+            relevance.append(r.float().cpu().numpy())
+            logits_all.append(logits.float().cpu())
+            explained.append(t.cpu())
+    finally:
+        if composite is not None:
+            composite.remove()
+        model.train(was_training)
+    if n == 0:
+        return Explanation(np.zeros((0, *images.shape[1:]), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64), method)
+    logits_all_t = torch.cat(logits_all)
+    t_all = torch.cat(explained)
+    return Explanation(
+        relevance=np.concatenate(relevance).astype(np.float32, copy=False),
+        logits_explained=logits_all_t.gather(1, t_all[:, None])[:, 0].numpy().astype(np.float32),
+        targets=t_all.numpy().astype(np.int64),
+        predicted=logits_all_t.argmax(dim=1).numpy().astype(np.int64),
+        method=method,
+    )
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.dtype, array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def weights_digest(model: nn.Module) -> str:
+    """Hash of a model's parameters and buffers: part of the cache key, so retrained models never reuse old heatmaps."""
+    return _digest(*(tensor.detach().cpu().numpy() for tensor in model.state_dict().values()))
+
+
+def heatmaps_for(
+    model: nn.Module,
+    images: np.ndarray,
+    target: int | np.ndarray | str = "predicted",
+    method: str = "epsilon_plus_flat",
+    *,
+    config: Any = None,
+    batch_size: int = 256,
+    progress: bool = True,
+    settings: ExplainSettings = ExplainSettings(),
+) -> Explanation:
+    """:func:`explain` for uint8 images (n, H, W, 3), cached in ``artifacts/heatmaps/`` when ``config`` is given.
+
+    ``config`` is a frozen dataclass (or dict) describing where the model and
+    images come from, e.g. the attack experiment; the cache key also contains
+    the method, ``settings``, the targets, a hash of the images and of the
+    model's weights, and the source code of this package's modules.
+    """
+    x = to_tensor(np.asarray(images))
+
+    def compute() -> dict[str, np.ndarray]:
+        result = explain(model, x, target, method, batch_size, progress, settings)
+        return {
+            "relevance": result.relevance, "logits_explained": result.logits_explained,
+            "targets": result.targets, "predicted": result.predicted,
+        }
+
+    if config is None:
+        arrays = compute()
+    else:
+        resolved = _resolve_targets(target, len(x))
+        key = {
+            "config": config, "method": method, "settings": settings, "images": _digest(np.asarray(images)),
+            "target": "predicted" if resolved is None else _digest(resolved), "weights": weights_digest(model),
+        }
+        arrays = artifacts.cached_arrays("heatmaps", key, compute, _this_module, lrp, canonizers, attributions)
+    return Explanation(method=method, **arrays)
