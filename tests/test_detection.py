@@ -233,3 +233,31 @@ def test_anomaly_index_is_robust_z_score():
 def test_bad_input_raises_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+# ----------------------------------------------------------------- result tables
+
+
+def test_summarize_and_wide_table_average_over_seeds():
+    import pandas as pd
+
+    from poisondetect.detection.results import mean_std, summarize, wide_table
+
+    frame = pd.DataFrame({
+        "share": [0.33, 0.33, 0.33, 0.33, 0.1],
+        "seed": [0, 1, 0, 1, 0],
+        "method": ["gw_kmeans", "gw_kmeans", "ac_pca", "ac_pca", "gw_kmeans"],
+        "accuracy": [1.0, 0.9, 0.5, 0.7, 0.8],
+        "tpr": [1.0, 0.8, 0.2, 0.4, 0.6],
+        "tnr": [1.0, 1.0, 0.9, 0.9, np.nan],
+    })
+    summary = summarize(frame, ["share", "method"], ("tpr", "tnr"))
+    row = summary[(summary["share"] == 0.33) & (summary["method"] == "gw_kmeans")].iloc[0]
+    assert row["tpr_mean"] == pytest.approx(0.9) and row["tpr_std"] == pytest.approx(np.std([1.0, 0.8], ddof=1))
+    assert row["seeds"] == 2
+    table = wide_table(frame, "share", ("gw_kmeans", "ac_pca"))
+    assert list(table["share"]) == [0.33, 0.1]
+    assert table.loc[0, "HC (GW k-means) TPR"] == mean_std(0.9, np.std([1.0, 0.8], ddof=1)) == "90.0 ± 14.1"
+    assert table.loc[1, "HC (GW k-means) TPR"] == "60.0"  # one seed: no std
+    assert table.loc[1, "HC (GW k-means) TNR"] == "--"  # undefined
+    assert table.loc[1, "AC (PCA) TPR"] == "--"  # not run
