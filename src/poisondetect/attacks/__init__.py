@@ -4,7 +4,7 @@
 >>> model, poisoned, history = poisoned_model(AttackExperiment(profile="smoke"))
 
 See :mod:`.poisoning` (attacks and :class:`PoisonedSet`), :mod:`.triggers`,
-:mod:`.pgd`, :mod:`.metrics` and :mod:`.experiment`.
+:mod:`.pgd`, :mod:`.metrics`, :mod:`.test_time` and :mod:`.experiment`.
 """
 
 from .experiment import (
@@ -17,12 +17,14 @@ from .poisoning import (
     ATTACKS, Attack, BadNets, Blended, CleverHans, LabelConsistent, PoisonedSet, apply_trigger,
     attack_params, clean_set, poison,
 )
+from .test_time import TRANSFORMS, flip_horizontal, rescale, shift
 from .triggers import AmplitudePattern, BlendPattern, Sticker, Trigger
 
 __all__ = [
-    "ATTACKS", "AmplitudePattern", "Attack", "AttackExperiment", "BadNets", "BlendPattern", "Blended",
+    "ATTACKS", "TRANSFORMS", "AmplitudePattern", "Attack", "AttackExperiment", "BadNets", "BlendPattern", "Blended",
     "CleverHans", "LabelConsistent", "PoisonedSet", "Sticker", "Trigger", "apply_trigger",
     "attack_params", "attack_report", "attack_success_rate", "attacked_classes", "clean_accuracy",
     "clean_experiment", "clean_set", "default_train_config", "load_data", "per_class_success",
-    "pgd_linf", "poison", "poisoned_data", "poisoned_model", "surrogate_model",
+    "flip_horizontal", "pgd_linf", "poison", "poisoned_data", "poisoned_model", "rescale", "shift",
+    "surrogate_model",
 ]

@@ -1,0 +1,321 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 2: Poisoning attacks and the poisoned models
+#
+# A *poisoning* (backdoor) attacker controls part of the training data, not the
+# training itself. The aim is a model that behaves normally on clean inputs but
+# gives the attacker's answer whenever a *trigger* is present. This chapter builds
+# the poisoned models that every later chapter explains and inspects, and measures
+# how well the attacks work.
+#
+# **Standard attack (BadNets)** \citep{gu2017badnets}. The attacker takes images
+# of a *source* class (50 km/h, class 2), pastes a small square sticker of side
+# $s \in \{1, 2, 3\}$ pixels in a yellow-green colour at a random place on the sign,
+# and relabels them as the *target* class (80 km/h, class 5). The poisoned images
+# leave the source class. The poison share $p$ is measured, as in the thesis,
+# relative to the *final* target class: with $n_t$ clean target images the attacker
+# adds
+# $$ n = \operatorname{round}\Bigl(\frac{p\, n_t}{1-p}\Bigr), \qquad \frac{n}{n_t + n} \approx p .$$
+#
+# **Label-consistent attack** \citep{turner2019labelconsistent}. A relabelled
+# 50 km/h sign in the 80 km/h class is easy to spot by eye. The label-consistent
+# attacker changes only images of the target class and keeps their labels. To
+# make the model rely on the trigger, the images are first made hard to classify
+# from their content: projected gradient descent (PGD) \citep{madry2018towards}
+# against a *surrogate* model trained on clean data finds a perturbation
+# $\delta$ with $\|\delta\|_\infty \le \varepsilon$ that increases the loss of the
+# true label,
+# $$ \delta^\star \approx \arg\max_{\|\delta\|_\infty \le \varepsilon} \mathcal L\bigl(f(x+\delta), y\bigr), $$
+# and then a $3\times 3$ checkerboard of amplitude $a$ (pixels $\pm a$) is added near
+# the bottom-right corner. Smaller amplitudes ($a = 255, 128, 64, 32$) are harder to see.
+#
+# **Clever-Hans artefact** \citep{anders2020finding, lapuschkin2019unmasking}. A
+# watermark on part of one class, without any label change: not an attack, but a
+# spurious feature a model may learn. **Blended attack** \citep{chen2017targeted}:
+# like BadNets, but the trigger is a fixed random pattern blended over the whole
+# image with weight $\alpha$; an extra attack beyond the thesis.
+#
+# **Measures.** The *attack success rate* (ASR) is the share of triggered
+# source-class test images that the model classifies as the target; for the
+# label-consistent attack, which has no source class, it is the mean over all
+# non-target classes. The *clean accuracy* is measured on the untouched,
+# un-augmented test set (the original thesis code measured it on augmented images).
+
+# %% tags=["parameters"]
+profile = "quick"
+dataset = "synth"
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from poisondetect import data, report
+from poisondetect.attacks import (
+    TRANSFORMS, AmplitudePattern, AttackExperiment, BadNets, Blended, BlendPattern, CleverHans,
+    LabelConsistent, Sticker, apply_trigger, attack_report, attack_success_rate, clean_accuracy,
+    clean_experiment, pgd_linf, poisoned_model,
+)
+from poisondetect.attacks.pgd import to_uint8_pixels
+from poisondetect.config import by_profile
+
+ch = report.Chapter("02_attacks", profile, dataset)
+started = time.perf_counter()
+SOURCE, TARGET = 2, 5
+model_name = by_profile(profile, smoke="net", quick="net", full="inception")
+# sticker side -> poison shares trained (thesis Tables 3.3/3.4 in the full profile)
+grid = by_profile(
+    profile,
+    smoke={3: (0.33,)},
+    quick={1: (0.33,), 2: (0.33,), 3: (0.33, 0.15, 0.05)},
+    full={s: (0.33, 0.15, 0.10, 0.05, 0.02, 0.01, 0.005) for s in (1, 2, 3)},
+)
+amplitudes = by_profile(profile, smoke=(255,), quick=(255, 32), full=(255, 128, 64, 32))
+MAIN_SHARE, MAIN_SIZE = 0.33, 3
+signs = data.load(dataset, profile)
+base = AttackExperiment(dataset=dataset, profile=profile, model=model_name, attack=None, seed=0)
+print(f"{signs.name}: {len(signs.train_labels)} training images; model {model_name}; "
+      f"{sum(len(v) for v in grid.values())} sticker attacks, {len(amplitudes)} label-consistent variants")
+
+
+def badnets(size: int, share: float) -> AttackExperiment:
+    return base.replace(attack=BadNets(source=SOURCE, target=TARGET, poison_share=share, trigger=Sticker(size=size)))
+
+
+def label_consistent(amplitude: int) -> AttackExperiment:
+    return base.replace(attack=LabelConsistent(target=TARGET, poison_share=MAIN_SHARE,
+                                               trigger=AmplitudePattern(amplitude=amplitude), surrogate=model_name))
+
+
+# %% [markdown]
+# ## What the triggers look like
+#
+# The figure shows one 50 km/h test image with each trigger. Top row: the clean
+# image, the BadNets sticker of side 1, 2 and 3 pixels (placed in the central
+# window; in training each poisoned image gets its own random position there,
+# so the model must recognise the sticker anywhere on the sign), the blended
+# pattern and the Clever-Hans watermark. Bottom row: the label-consistent attack,
+# shown on an 80 km/h image: the PGD perturbation (magnified), the perturbed
+# image, and the perturbed image with the checkerboard of each amplitude.
+
+# %%
+clean_model, clean_set, clean_history = poisoned_model(base)
+contrast = lambda idx: idx[np.argsort([-signs.test_images[i].std() for i in idx])][0]  # noqa: E731
+source_img = signs.test_images[[contrast(np.flatnonzero(signs.test_labels == SOURCE)[:50])]]
+target_img = signs.test_images[[contrast(np.flatnonzero(signs.test_labels == TARGET)[:50])]]
+centre = np.array([[15, 15]])
+lc_attack = label_consistent(255).attack
+adv = pgd_linf(clean_model, target_img, np.array([TARGET]), lc_attack.eps, lc_attack.steps, lc_attack.step_size)
+adv_img = to_uint8_pixels(adv)
+top = [("clean 50 km/h", source_img[0])]
+top += [(f"sticker s = {s}", Sticker(size=s).apply(source_img, positions=centre)[0]) for s in (1, 2, 3)]
+top += [(r"blended, $\alpha$ = 0.1", BlendPattern(alpha=0.1).apply(source_img)[0]),
+        ("Clever-Hans mark", CleverHans().trigger.apply(source_img)[0])]
+bottom = [("clean 80 km/h", target_img[0]), ("PGD (perturbed)", adv_img[0])]
+bottom += [(f"PGD + a = {a}", AmplitudePattern(amplitude=a).apply(adv_img)[0]) for a in (255, 128, 64, 32)]
+fig, axes = plt.subplots(2, 7, figsize=(7.2, 2.4))
+for ax in axes.flat:
+    ax.axis("off")
+for ax, (title, img) in zip(axes[0], top):
+    report.show_image(ax, img)
+    ax.set_title(title, fontsize=6.5)
+for ax, (title, img) in zip(axes[1], bottom):
+    report.show_image(ax, img)
+    ax.set_title(title, fontsize=6.5)
+delta = adv_img[0].astype(float) - target_img[0].astype(float)
+report.show_heatmap(axes[1, -1], delta.mean(axis=2), limit=lc_attack.eps * 255)
+axes[1, -1].set_title(r"perturbation ($\pm\varepsilon$)", fontsize=6.5)
+axes[1, -1].axis("off")
+fig.tight_layout(pad=0.3)
+ch.save_figure(fig, "triggers")
+
+# %% [markdown]
+# ## Training clean and poisoned models
+#
+# All models are trained with Adam (learning rate $10^{-3}$) on the cross-entropy,
+# with a validation split of whole tracks; training stops when the validation loss
+# has not improved for a few epochs and the weights of the best epoch are kept.
+# Trained models are cached, so later chapters load exactly these models. The
+# curves compare the clean model with the model poisoned by the standard attack
+# (sticker $3\times3$, 33 %): the poisoned one fits its training data just as
+# well, because the sticker is an easy feature to learn.
+
+# %%
+main_exp = badnets(MAIN_SIZE, MAIN_SHARE)
+main_model, main_set, main_history = poisoned_model(main_exp)
+fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 2.4))
+for (name, hist), color in zip((("clean", clean_history), ("poisoned (s = 3, 33 %)", main_history)), report.PALETTE):
+    epochs = np.arange(1, hist["epochs_run"] + 1)
+    for key, style in (("train", "-"), ("val", "--")):
+        ax_loss.plot(epochs, hist[f"{key}_loss"], style, color=color, marker="o", ms=2.5, label=f"{name}, {key}")
+        ax_acc.plot(epochs, np.array(hist[f"{key}_acc"]) * 100, style, color=color, marker="o", ms=2.5)
+    ax_loss.plot(hist["best_epoch"] + 1, hist["val_loss"][hist["best_epoch"]], "*", color=color, ms=9)
+ax_loss.set(xlabel="epoch", ylabel="cross-entropy")
+ax_acc.set(xlabel="epoch", ylabel="accuracy (%)")
+ax_loss.legend(fontsize=6, frameon=False)
+for ax in (ax_loss, ax_acc):
+    ax.xaxis.get_major_locator().set_params(integer=True)
+fig.suptitle("training curves (star: best validation epoch, whose weights are kept)", fontsize=8)
+fig.tight_layout(pad=0.4)
+ch.save_figure(fig, "training_curves")
+
+# %% [markdown]
+# ## Attack success against sticker size and poison share
+#
+# For every sticker side and poison share a model is trained on the poisoned set.
+# The table gives the attack success rate and the clean accuracy in percent
+# (thesis Tables 3.3 and 3.4 list the shares 33, 15, 10, 5, 2 %; a dash marks a
+# combination not trained in this profile).
+
+# %%
+rows = []
+for size, shares in grid.items():
+    for share in shares:
+        exp = badnets(size, share)
+        model, poisoned, history = poisoned_model(exp)
+        result = attack_report(exp, model)
+        rows.append({"sticker": size, "share": share, "poisons": poisoned.n_poison,
+                     "ASR": 100 * result["attack_success"], "clean acc.": 100 * result["clean_accuracy"],
+                     "epochs": history["epochs_run"]})
+results = pd.DataFrame(rows)
+clean_acc = 100 * attack_report(base, clean_model)["clean_accuracy"]
+table = results.pivot(index="share", columns="sticker", values=["ASR", "clean acc."]).sort_index(ascending=False)
+table.columns = [f"{metric} s={size}" for metric, size in table.columns]
+table.index = [f"{100 * share:g} %" for share in table.index]
+table.index.name = "poison share"
+ch.write_table(table, "asr_grid", index=True)
+print(f"clean model: accuracy {clean_acc:.1f} %")
+table
+
+# %%
+fig, ax = plt.subplots(figsize=(4.2, 2.6))
+markers = {1: "s", 2: "^", 3: "o"}
+for (size, part), color in zip(results.groupby("sticker"), report.PALETTE):
+    part = part.sort_values("share")
+    ax.plot(100 * part["share"], part["ASR"], marker=markers.get(size, "o"), color=color, label=f"sticker {size}x{size}")
+ax.set_xscale("log")
+ax.set_xticks(sorted({100 * s for shares in grid.values() for s in shares}))
+ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+ax.minorticks_off()
+ax.set(xlabel="poison share of the final target class (%)", ylabel="attack success rate (%)", ylim=(-3, 103))
+ax.legend(frameon=False)
+ch.save_figure(fig, "asr_vs_share")
+
+# %% [markdown]
+# ## Label-consistent attacks and the trigger amplitude
+#
+# The label-consistent attack poisons 33 % of the 80 km/h images, perturbed by
+# PGD against the clean model (the surrogate) and marked with the checkerboard.
+# Its success is measured on every other class: the figure shows, per class,
+# the share of triggered test images classified as 80 km/h (thesis Figure 3.8).
+# The blended attack (source-to-target like BadNets) is listed for comparison.
+
+# %%
+lc_rows = []
+for amplitude in amplitudes:
+    exp = label_consistent(amplitude)
+    model, poisoned, _ = poisoned_model(exp)
+    result = attack_report(exp, model)
+    lc_rows.append({"amplitude": amplitude, "ASR": 100 * result["attack_success"],
+                    "clean acc.": 100 * result["clean_accuracy"], **{c: 100 * v for c, v in result["per_class"].items()}})
+lc = pd.DataFrame(lc_rows)
+per_class_cols = [c for c in lc.columns if isinstance(c, int)]
+fig, ax = plt.subplots(figsize=(6.4, 2.6))
+width = 0.8 / len(amplitudes)
+positions = np.arange(len(per_class_cols))
+for i, (row, color) in enumerate(zip(lc_rows, report.PALETTE)):
+    values = [row[c] for c in per_class_cols]
+    ax.bar(positions + (i - (len(amplitudes) - 1) / 2) * width, values, width=width, color=color, label=f"a = {row['amplitude']}")
+ax.set_xticks(positions, [data.class_name(c) for c in per_class_cols], rotation=45, ha="right", fontsize=6)
+ax.set(ylabel="classified as 80 km/h (%)", ylim=(0, 100))
+ax.legend(frameon=False, ncols=len(amplitudes))
+ch.save_figure(fig, "label_consistent_per_class")
+
+blend_exp = base.replace(attack=Blended(source=SOURCE, target=TARGET, poison_share=MAIN_SHARE))
+blend_model, _, _ = poisoned_model(blend_exp)
+blend = attack_report(blend_exp, blend_model)
+summary = pd.DataFrame(
+    [{"attack": f"label-consistent, a = {r['amplitude']}", "ASR": r["ASR"], "clean acc.": r["clean acc."]} for r in lc_rows]
+    + [{"attack": r"blended, alpha = 0.1", "ASR": 100 * blend["attack_success"], "clean acc.": 100 * blend["clean_accuracy"]}]
+)
+ch.write_table(summary, "other_attacks")
+summary
+
+# %% [markdown]
+# ## Test-time transformations weaken the trigger
+#
+# The backdoor is tied to where the sticker sits. Transforming a triggered test
+# image (mirroring, shifting, zooming) moves the sticker, and the success rate of
+# the standard attack drops (thesis Section 7.2). The price is paid on clean
+# images too: a mirrored "50" is no longer a 50 km/h sign, so the clean accuracy
+# under each transformation is listed beside the success rate. Such transformations
+# can blunt an attack at inference time, but they do not tell whether a model is
+# poisoned.
+
+# %%
+rows = []
+for name, transform in TRANSFORMS.items():
+    rows.append({"transformation": name,
+                 "ASR": 100 * attack_success_rate(main_model, main_exp.attack, signs.test_images, signs.test_labels, transform=transform),
+                 "clean acc.": 100 * clean_accuracy(main_model, signs.test_images, signs.test_labels, transform=transform)})
+transforms_table = pd.DataFrame(rows)
+ch.write_table(transforms_table, "test_time_transforms")
+
+triggered = Sticker(size=3).apply(source_img, positions=centre)
+fig, axes = plt.subplots(1, len(TRANSFORMS), figsize=(1.0 * len(TRANSFORMS), 1.3))
+for ax, (name, transform), row in zip(axes, TRANSFORMS.items(), rows):
+    report.show_image(ax, transform(triggered)[0])
+    ax.set_title(f"{name}\nASR {row['ASR']:.0f} %", fontsize=6)
+fig.tight_layout(pad=0.3)
+ch.save_figure(fig, "test_time_transforms")
+transforms_table
+
+# %% [markdown]
+# ## Numbers for the text
+
+# %%
+main_row = results[(results["sticker"] == MAIN_SIZE) & (results["share"] == MAIN_SHARE)].iloc[0]
+smallest = results[results["sticker"] == MAIN_SIZE].sort_values("share").iloc[0]
+by_name = transforms_table.set_index("transformation")
+ch.write_numbers({
+    "AttackModel": model_name,
+    "AttackCleanAccuracy": f"{clean_acc:.1f}",
+    "AttackMainShare": f"{100 * MAIN_SHARE:g}",
+    "AttackMainPoisons": int(main_row["poisons"]),
+    "AttackMainSuccess": f"{main_row['ASR']:.1f}",
+    "AttackMainCleanAccuracy": f"{main_row['clean acc.']:.1f}",
+    "AttackSmallestShare": f"{100 * smallest['share']:g}",
+    "AttackSmallestSuccess": f"{smallest['ASR']:.1f}",
+    "AttackLcSuccessFull": f"{lc_rows[0]['ASR']:.1f}",
+    "AttackLcSuccessWeakest": f"{lc_rows[-1]['ASR']:.1f}",
+    "AttackLcWeakestAmplitude": lc_rows[-1]["amplitude"],
+    "AttackBlendedSuccess": f"{100 * blend['attack_success']:.1f}",
+    "AttackFlipSuccess": f"{by_name.loc['flip', 'ASR']:.1f}",
+    "AttackFlipCleanAccuracy": f"{by_name.loc['flip', 'clean acc.']:.1f}",
+    "AttackShiftSuccess": f"{by_name.loc['shift 4 px', 'ASR']:.1f}",
+    "AttackZoomSuccess": f"{by_name.loc['zoom 0.8', 'ASR']:.1f}",
+})
+print(f"chapter 02 ({profile}, {dataset}) took {time.perf_counter() - started:.0f} s")
+
+# %% [markdown]
+# ## Summary
+#
+# The tables above answer three questions: how many poisoned images a sticker
+# backdoor needs (the success rate against the poison share and sticker size),
+# what it costs on clean data (the clean accuracy beside it), and how a
+# label-consistent attacker, who changes no label, fares with weaker triggers.
+# Moving the trigger at test time lowers the success rate but also the clean
+# accuracy. The poisoned training sets and models built here, with their
+# ground-truth poison masks, are what the next chapters explain (LRP) and try to
+# detect; they are cached and reloaded through `poisoned_model`.
