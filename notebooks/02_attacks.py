@@ -17,7 +17,7 @@
 # the poisoned models that every later chapter explains and inspects, and measures
 # how well the attacks work.
 #
-# **Standard attack (BadNets)** \citep{gu2017badnets}. The attacker takes images
+# **Standard attack (BadNets)** \citep{gu2019badnets}. The attacker takes images
 # of a *source* class (50 km/h, class 2), pastes a small square sticker of side
 # $s \in \{1, 2, 3\}$ pixels in a yellow-green colour at a random place on the sign,
 # and relabels them as the *target* class (80 km/h, class 5). The poisoned images
@@ -26,11 +26,11 @@
 # adds
 # $$ n = \operatorname{round}\Bigl(\frac{p\, n_t}{1-p}\Bigr), \qquad \frac{n}{n_t + n} \approx p .$$
 #
-# **Label-consistent attack** \citep{turner2019labelconsistent}. A relabelled
+# **Label-consistent attack** \citep{turner2019}. A relabelled
 # 50 km/h sign in the 80 km/h class is easy to spot by eye. The label-consistent
 # attacker changes only images of the target class and keeps their labels. To
 # make the model rely on the trigger, the images are first made hard to classify
-# from their content: projected gradient descent (PGD) \citep{madry2018towards}
+# from their content: projected gradient descent (PGD) \citep{madry2018}
 # against a *surrogate* model trained on clean data finds a perturbation
 # $\delta$ with $\|\delta\|_\infty \le \varepsilon$ that increases the loss of the
 # true label,
@@ -38,9 +38,9 @@
 # and then a $3\times 3$ checkerboard of amplitude $a$ (pixels $\pm a$) is added near
 # the bottom-right corner. Smaller amplitudes ($a = 255, 128, 64, 32$) are harder to see.
 #
-# **Clever-Hans artefact** \citep{anders2020finding, lapuschkin2019unmasking}. A
+# **Clever-Hans artefact** \citep{anders2022, lapuschkin2019}. A
 # watermark on part of one class, without any label change: not an attack, but a
-# spurious feature a model may learn. **Blended attack** \citep{chen2017targeted}:
+# spurious feature a model may learn. **Blended attack** \citep{chen2017blended}:
 # like BadNets, but the trigger is a fixed random pattern blended over the whole
 # image with weight $\alpha$; an extra attack beyond the thesis.
 #
@@ -64,8 +64,8 @@ import pandas as pd
 from poisondetect import data, report
 from poisondetect.attacks import (
     TRANSFORMS, AmplitudePattern, AttackExperiment, BadNets, Blended, BlendPattern, CleverHans,
-    LabelConsistent, Sticker, apply_trigger, attack_report, attack_success_rate, clean_accuracy,
-    clean_experiment, pgd_linf, poisoned_model,
+    LabelConsistent, Sticker, attack_report, attack_success_rate, clean_accuracy, pgd_linf,
+    poisoned_model,
 )
 from poisondetect.attacks.pgd import to_uint8_pixels
 from poisondetect.config import by_profile
@@ -106,8 +106,9 @@ def label_consistent(amplitude: int) -> AttackExperiment:
 # window; in training each poisoned image gets its own random position there,
 # so the model must recognise the sticker anywhere on the sign), the blended
 # pattern and the Clever-Hans watermark. Bottom row: the label-consistent attack,
-# shown on an 80 km/h image: the PGD perturbation (magnified), the perturbed
-# image, and the perturbed image with the checkerboard of each amplitude.
+# shown on an 80 km/h image: the PGD perturbation (mean over the colour channels,
+# colour scale $\pm\varepsilon$), the perturbed image, and the perturbed image with
+# the checkerboard of each amplitude.
 
 # %%
 clean_model, clean_set, clean_history = poisoned_model(base)
@@ -122,21 +123,18 @@ top = [("clean 50 km/h", source_img[0])]
 top += [(f"sticker s = {s}", Sticker(size=s).apply(source_img, positions=centre)[0]) for s in (1, 2, 3)]
 top += [(r"blended, $\alpha$ = 0.1", BlendPattern(alpha=0.1).apply(source_img)[0]),
         ("Clever-Hans mark", CleverHans().trigger.apply(source_img)[0])]
-bottom = [("clean 80 km/h", target_img[0]), ("PGD (perturbed)", adv_img[0])]
+delta = adv_img[0].astype(float) - target_img[0].astype(float)
+bottom = [("clean 80 km/h", target_img[0]), (r"perturbation ($\pm\varepsilon$)", delta.mean(axis=2)), ("PGD-perturbed", adv_img[0])]
 bottom += [(f"PGD + a = {a}", AmplitudePattern(amplitude=a).apply(adv_img)[0]) for a in (255, 128, 64, 32)]
 fig, axes = plt.subplots(2, 7, figsize=(7.2, 2.4))
+for ax, (title, img) in [*zip(axes[0], top), *zip(axes[1], bottom)]:
+    if img.ndim == 2:
+        report.show_heatmap(ax, img, limit=lc_attack.eps * 255)
+    else:
+        report.show_image(ax, img)
+    ax.set_title(title, fontsize=6.5)
 for ax in axes.flat:
     ax.axis("off")
-for ax, (title, img) in zip(axes[0], top):
-    report.show_image(ax, img)
-    ax.set_title(title, fontsize=6.5)
-for ax, (title, img) in zip(axes[1], bottom):
-    report.show_image(ax, img)
-    ax.set_title(title, fontsize=6.5)
-delta = adv_img[0].astype(float) - target_img[0].astype(float)
-report.show_heatmap(axes[1, -1], delta.mean(axis=2), limit=lc_attack.eps * 255)
-axes[1, -1].set_title(r"perturbation ($\pm\varepsilon$)", fontsize=6.5)
-axes[1, -1].axis("off")
 fig.tight_layout(pad=0.3)
 ch.save_figure(fig, "triggers")
 
@@ -277,6 +275,7 @@ fig, axes = plt.subplots(1, len(TRANSFORMS), figsize=(1.0 * len(TRANSFORMS), 1.3
 for ax, (name, transform), row in zip(axes, TRANSFORMS.items(), rows):
     report.show_image(ax, transform(triggered)[0])
     ax.set_title(f"{name}\nASR {row['ASR']:.0f} %", fontsize=6)
+    ax.axis("off")
 fig.tight_layout(pad=0.3)
 ch.save_figure(fig, "test_time_transforms")
 transforms_table

@@ -1,6 +1,6 @@
 """Training, evaluation and the model cache.
 
-Models are trained with Adam :cite:`kingma2015adam` on the cross-entropy loss
+Models are trained with Adam :cite:`kingma2015` on the cross-entropy loss
 
 .. math::  \\mathcal{L}(\\theta) = -\\frac{1}{|B|} \\sum_{i \\in B} \\log \\operatorname{softmax}(f_\\theta(x_i))_{y_i}
 

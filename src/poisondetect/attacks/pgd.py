@@ -1,4 +1,4 @@
-"""Projected gradient descent (PGD) in pixel space :cite:`madry2018towards`.
+"""Projected gradient descent (PGD) in pixel space :cite:`madry2018`.
 
 For an image :math:`x \\in [0, 1]^{3 \\times 32 \\times 32}` with label :math:`y`,
 PGD approximately solves
@@ -8,7 +8,7 @@ PGD approximately solves
 by iterating :math:`\\delta \\leftarrow \\Pi\\bigl(\\delta + \\alpha\\,\\operatorname{sign}\\nabla_\\delta \\mathcal{L}\\bigr)`,
 where :math:`\\Pi` clips to the :math:`\\varepsilon`-box and to the valid pixel range.
 The model sees normalised inputs (:func:`poisondetect.data.transforms.normalize`).
-The label-consistent attack :cite:`turner2019labelconsistent` uses it to make
+The label-consistent attack :cite:`turner2019` uses it to make
 target-class images hard to classify from their content, so that a model
 trained on them leans on the trigger instead.
 """

@@ -2,14 +2,14 @@
 
 Four attacks, each a frozen dataclass of its parameters (part of cache keys):
 
-- :class:`BadNets` :cite:`gu2017badnets`: images of a ``source`` class get a
+- :class:`BadNets` :cite:`gu2019badnets`: images of a ``source`` class get a
   sticker and the label ``target``; they are *moved* out of the source class.
-- :class:`LabelConsistent` :cite:`turner2019labelconsistent`: images of the
+- :class:`LabelConsistent` :cite:`turner2019`: images of the
   ``target`` class are first made hard to classify by PGD against a surrogate
   trained on clean data, then get a trigger; labels are unchanged.
-- :class:`CleverHans` :cite:`anders2020finding`: a fixed sticker (a watermark)
+- :class:`CleverHans` :cite:`anders2022`: a fixed sticker (a watermark)
   on a share of one class, labels unchanged; a spurious feature, not an attack.
-- :class:`Blended` :cite:`chen2017targeted`: like BadNets, but the trigger is a
+- :class:`Blended` :cite:`chen2017blended`: like BadNets, but the trigger is a
   random pattern blended over the whole image.
 
 Poison share. For BadNets and Blended the share ``p`` refers to the *final*

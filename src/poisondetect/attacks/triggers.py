@@ -6,11 +6,11 @@ images go through exactly the same dtype and storage (no re-encoding of one
 group only, a flaw of the original thesis code).
 
 - :class:`Sticker`: a square of side ``size`` in one colour, at a random
-  position inside a window :cite:`gu2017badnets`.
+  position inside a window :cite:`gu2019badnets`.
 - :class:`AmplitudePattern`: a +/- checkerboard of amplitude ``amplitude``
-  added near the bottom-right corner :cite:`turner2019labelconsistent`.
+  added near the bottom-right corner :cite:`turner2019`.
 - :class:`BlendPattern`: a fixed random pattern alpha-blended over the whole
-  image :cite:`chen2017targeted`.
+  image :cite:`chen2017blended`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class AmplitudePattern:
 
     on the pattern's pixels (all three channels), identity elsewhere. With
     ``amplitude = 255`` this is the black-and-white pattern of
-    :cite:`turner2019labelconsistent`; smaller amplitudes (128, 64, 32) make it
+    :cite:`turner2019`; smaller amplitudes (128, 64, 32) make it
     less visible. ``offset`` is the distance in pixels of the pattern's
     bottom-right pixel from the image's bottom-right corner.
     """
@@ -144,7 +144,7 @@ class BlendPattern:
     .. math::  x' = \\operatorname{round}\\bigl((1 - \\alpha)\\,x + \\alpha\\,p\\bigr)
 
     with a uniform random uint8 pattern ``p`` (32, 32, 3) drawn from ``pattern_seed``
-    :cite:`chen2017targeted`.
+    :cite:`chen2017blended`.
     """
 
     alpha: float = 0.1

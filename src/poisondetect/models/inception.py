@@ -1,6 +1,6 @@
 """The simplified Inception v3 of the thesis results.
 
-No stem: one InceptionA block :cite:`szegedy2016rethinking` runs directly on the
+No stem: one InceptionA block :cite:`szegedy2016` runs directly on the
 32x32 input and yields 256 channels, followed by four 2x2 max-pools with a
 Conv(256 -> 256, kernel 2) + BatchNorm + ReLU between consecutive pools, and a
 dense head 256 -> 256 -> 128 -> classes with ReLU and dropout 0.5.

@@ -1,4 +1,4 @@
-"""VGG16 :cite:`simonyan2015vgg` adapted to 32x32 inputs.
+"""VGG16 :cite:`simonyan2015` adapted to 32x32 inputs.
 
 The convolutional part is torchvision's VGG16 configuration "D" with
 BatchNorm after every convolution (``vgg16_bn``); five 2x2 max-pools reduce
