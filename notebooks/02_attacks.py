@@ -69,6 +69,7 @@ from poisondetect.attacks import (
 )
 from poisondetect.attacks.pgd import to_uint8_pixels
 from poisondetect.config import by_profile
+from poisondetect.data.transforms import to_tensor
 
 ch = report.Chapter("02_attacks", profile, dataset)
 started = time.perf_counter()
@@ -97,6 +98,30 @@ def label_consistent(amplitude: int) -> AttackExperiment:
     return base.replace(attack=LabelConsistent(target=TARGET, poison_share=MAIN_SHARE,
                                                trigger=AmplitudePattern(amplitude=amplitude), surrogate=model_name))
 
+
+# %% [markdown]
+# ## The models
+#
+# Three classifiers (see the package's `poisondetect.models`): the small network
+# of the thesis (`net`), the simplified Inception v3 of the thesis results
+# (`inception`: one InceptionA block on the 32x32 input, then four max-pools with
+# 2x2 convolutions between them and a dense head) and VGG16 with batch
+# normalisation (`vgg16`). The penultimate layer is the last hidden ReLU; its
+# activations feed Activation Clustering in a later chapter.
+
+# %%
+from poisondetect.models import MODELS, build_model, penultimate_activations
+
+probe = signs.train_images[:4]
+rows = []
+for name in MODELS:
+    net = build_model(name)
+    width = penultimate_activations(net, to_tensor(probe)).shape[1]
+    rows.append({"model": name, "parameters": sum(p.numel() for p in net.parameters()),
+                 "penultimate layer": net.penultimate, "width": width})
+models_table = pd.DataFrame(rows)
+ch.write_table(models_table, "models", float_format="{:.0f}")
+models_table
 
 # %% [markdown]
 # ## What the triggers look like
