@@ -1,0 +1,290 @@
+"""Gromov-Wasserstein discrepancy between metric-measure spaces: POT's exact solver and our batched entropic one.
+
+For spaces :math:`(C, p)` with :math:`n` points and :math:`(\\bar C, q)` with :math:`m`
+points, the square-loss Gromov-Wasserstein discrepancy :cite:`memoli2011gromov,peyre2016gromov` is
+
+.. math::
+
+    GW(C, \\bar C, p, q) = \\min_{T \\in \\Pi(p, q)} \\mathcal{E}(T), \\qquad
+    \\mathcal{E}(T) = \\sum_{i,j,k,l} (C_{ik} - \\bar C_{jl})^2 \\, T_{ij} T_{kl}.
+
+With :math:`L(a, b) = f_1(a) + f_2(b) - h_1(a) h_2(b)`, :math:`f_1(a) = a^2`,
+:math:`f_2(b) = b^2`, :math:`h_1(a) = a`, :math:`h_2(b) = 2b`, the tensor product
+needs only matrix products (Peyre, Cuturi, Solomon 2016, Prop. 1):
+
+.. math::
+
+    (\\mathcal{L} \\otimes T)_{ij} = \\underbrace{(C^{\\odot 2} p)_i + (\\bar C^{\\odot 2} q)_j}_{c_{C\\bar C}}
+    - 2\\,(C T \\bar C^\\top)_{ij},
+    \\qquad \\mathcal{E}(T) = \\langle \\mathcal{L} \\otimes T, T \\rangle,
+
+so one evaluation costs :math:`O(n^2 m + n m^2)` instead of :math:`O(n^2 m^2)`.
+
+The entropic problem :math:`\\min_T \\mathcal{E}(T) - \\varepsilon H(T)` is solved
+by KL-projected gradient steps with step :math:`1/\\varepsilon`; each step is one
+Sinkhorn projection of the gradient (PCS16, Prop. 2):
+
+.. math::
+
+    T \\leftarrow \\operatorname{Proj}^{KL}_{\\Pi(p, q)}\\big(e^{-\\nabla\\mathcal{E}(T)/\\varepsilon}\\big),
+    \\qquad \\nabla \\mathcal{E}(T) = 2\\, \\mathcal{L} \\otimes T .
+
+The separable part :math:`c_{C\\bar C}` of the gradient does not change the
+projection and is dropped; the remaining cost :math:`-4\\,C T \\bar C^\\top` goes to
+:func:`~poisondetect.transport.sinkhorn.stabilized_projection`, whose potentials
+are carried from step to step (warm start), so a few scaling iterations per step
+suffice and nothing underflows.
+
+:func:`entropic_gw_batch` runs ``B`` pairs at once as (B, n, m) tensors with
+``torch.bmm``; spaces of different sizes are padded with zero-weight points.
+Epsilon is by default *relative*: it is multiplied by the scale
+:math:`s = \\tfrac12 (p^\\top C^{\\odot 2} p + q^\\top \\bar C^{\\odot 2} q)` of the
+pair, so the same value means the same sharpness for spaces of any size and
+unit. (The original thesis code used POT's absolute :math:`\\varepsilon = 5\\cdot10^{-4}`
+on a scale where the kernel underflowed and reported GW values of :math:`10^{-58}`.)
+It can anneal: start at ``eps_start`` and shrink geometrically to ``epsilon``,
+which avoids poor local minima and makes the final plan nearly deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ot
+import torch
+
+from .sinkhorn import as_batch, round_to_couplings, stabilized_projection
+from .spaces import MetricMeasureSpace
+
+__all__ = ["GWResult", "gw_objective", "exact_gw", "entropic_gw", "entropic_gw_batch", "gw_scale"]
+
+
+@dataclass
+class GWResult:
+    """Output of the GW solvers.
+
+    Attributes
+    ----------
+    value : ndarray, shape (B,) (float for a single pair)
+        :math:`\\mathcal{E}(T)` of the returned plan: the square-loss GW objective
+        without the entropy term.
+    plan : ndarray, shape (B, n, m) (or (n, m)), or None
+        The coupling :math:`T` (``None`` when ``return_plan=False``).
+    marginal_error : ndarray, shape (B,) (or float)
+        :math:`\\lVert T1 - p\\rVert_1 + \\lVert T^\\top 1 - q\\rVert_1`.
+    n_iter : int
+        Outer (projected-gradient) steps run.
+    """
+
+    value: np.ndarray
+    plan: np.ndarray | None
+    marginal_error: np.ndarray
+    n_iter: int
+
+
+def gw_objective(C1, C2, T, loss: str = "square") -> float:
+    """GW objective :math:`\\mathcal{E}(T)` of a coupling ``T`` (NumPy, one pair).
+
+    Parameters
+    ----------
+    C1 : (n, n), C2 : (m, m), T : (n, m)
+        The marginals are taken from ``T``.
+    loss : {"square", "kl"}
+    """
+    out = _objective(*(torch.as_tensor(np.asarray(x, dtype=float))[None] for x in (C1, C2, T)), loss=loss)
+    return float(out[0])
+
+
+def _check_pair(C1, C2, p, q):
+    s1 = C1 if isinstance(C1, MetricMeasureSpace) else MetricMeasureSpace(C1, np.ones(np.shape(C1)[0]) if p is None else p)
+    s2 = C2 if isinstance(C2, MetricMeasureSpace) else MetricMeasureSpace(C2, np.ones(np.shape(C2)[0]) if q is None else q)
+    return s1, s2
+
+
+def exact_gw(C1, C2, p=None, q=None, return_plan: bool = True, **kwargs) -> GWResult:
+    """GW by POT's conditional-gradient solver :cite:`flamary2021pot` (one pair, "exact" local optimum).
+
+    ``C1``/``C2`` may be :class:`MetricMeasureSpace` objects (then ``p``/``q`` are
+    ignored) or (n, n) / (m, m) matrices with histograms ``p``/``q`` (default uniform).
+    Extra keyword arguments go to :func:`ot.gromov.gromov_wasserstein`.
+    """
+    s1, s2 = _check_pair(C1, C2, p, q)
+    T, log = ot.gromov.gromov_wasserstein(s1.C, s2.C, s1.p, s2.p, loss_fun="square_loss", log=True, **kwargs)
+    err = np.abs(T.sum(1) - s1.p).sum() + np.abs(T.sum(0) - s2.p).sum()
+    return GWResult(float(log["gw_dist"]), T if return_plan else None, float(err), len(log.get("loss", [])))
+
+
+def gw_scale(C1: torch.Tensor, p: torch.Tensor, C2: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Scale :math:`s = \\tfrac12(p^\\top C_1^{\\odot 2} p + q^\\top C_2^{\\odot 2} q)` of each pair, shape (B,).
+
+    It is the mean squared distance of the two spaces, the natural unit of GW values.
+    """
+    a = torch.einsum("bi,bij,bj->b", p, C1 * C1, p)
+    b = torch.einsum("bi,bij,bj->b", q, C2 * C2, q)
+    return (0.5 * (a + b)).clamp_min(torch.finfo(C1.dtype).tiny)
+
+
+#: Added to distances inside logarithms (KL loss), as in POT.
+KL_SHIFT = 1e-18
+
+
+def _loss_parts(C1: torch.Tensor, C2: torch.Tensor, loss: str):
+    """:math:`f_1(C_1), f_2(C_2), h_1(C_1), h_2(C_2)` of the decomposition :math:`L(a,b) = f_1(a) + f_2(b) - h_1(a) h_2(b)`."""
+    if loss == "square":
+        return C1 * C1, C2 * C2, C1, 2.0 * C2
+    if loss == "kl":
+        return C1 * torch.log(C1 + KL_SHIFT) - C1, C2, C1, torch.log(C2 + KL_SHIFT)
+    raise ValueError(f"loss must be 'square' or 'kl', got {loss!r}")
+
+
+def _objective(C1, C2, T, loss: str = "square"):
+    """Batched :math:`\\mathcal{E}(T)`, computed from T's own marginals."""
+    f1, f2, h1, h2 = _loss_parts(C1, C2, loss)
+    Tp, Tq = T.sum(2), T.sum(1)
+    const = torch.einsum("bi,bij,bj->b", Tp, f1, Tp) + torch.einsum("bi,bij,bj->b", Tq, f2, Tq)
+    cross = (torch.bmm(torch.bmm(h1, T), h2.mT) * T).sum((1, 2))
+    return const - cross
+
+
+def entropic_gw_batch(
+    C1,
+    p,
+    C2,
+    q,
+    epsilon: float = 0.02,
+    relative: bool = True,
+    eps_start: float | None = 0.2,
+    anneal: float = 0.6,
+    max_iter: int = 16,
+    inner_iter: int = 15,
+    final_iter: int = 150,
+    tol: float = 1e-6,
+    check_every: int = 5,
+    T0=None,
+    loss: str = "square",
+    dtype: torch.dtype = torch.float64,
+    return_plan: bool = True,
+) -> GWResult:
+    """Entropic GW for a batch of pairs at once (square loss), after Peyre, Cuturi, Solomon (2016).
+
+    The defaults are tuned for speed on heatmap spaces of 64-256 points (see
+    ``benchmarks/bench_transport.py``): 16 projected-gradient steps while epsilon
+    anneals from 0.2 to 0.02 (relative) in 5 steps, 15 warm-started Sinkhorn
+    iterations per step, 150 more at the end, then rounding onto the couplings. For a converged
+    solution of the entropic problem at a fixed epsilon (as POT computes it) use
+    ``eps_start=None, max_iter=1000, inner_iter=50, tol=1e-9``.
+
+    Parameters
+    ----------
+    C1 : array_like or Tensor, shape (B, n, n)
+    p : shape (B, n)
+    C2 : shape (B, m, m)
+    q : shape (B, m)
+        Padded spaces (see :func:`~poisondetect.transport.spaces.pad_spaces`);
+        zero weights mark padding. Each histogram is rescaled to sum to one.
+        C1 and C2 must be symmetric.
+    epsilon : float
+        Final regularisation; relative to :func:`gw_scale` when ``relative``.
+    relative : bool
+        Multiply epsilon by each pair's scale (default). ``False`` uses it as an
+        absolute value, which is POT's convention.
+    eps_start : float or None
+        Start at this (larger) epsilon and multiply by ``anneal`` each step until
+        ``epsilon`` is reached (epsilon scaling); ``None``: no annealing.
+    max_iter : int
+        Maximum number of projected-gradient steps.
+    inner_iter : int
+        Sinkhorn scaling iterations per step (warm-started).
+    final_iter : int
+        Extra Sinkhorn iterations at the last step, to tighten the marginals.
+    tol : float
+        Stop early when :math:`\\max_b \\lVert T^{(t)} - T^{(t-k)} \\rVert_1 < tol`
+        over ``k = check_every`` steps after annealing.
+    T0 : array_like, shape (B, n, m), optional
+        Initial couplings (warm start); default :math:`pq^\\top`.
+    loss : {"square", "kl"}
+        :math:`L(a,b) = (a-b)^2` or :math:`a \\log(a/b) - a + b` (``KL_SHIFT`` is added
+        to distances inside logarithms); the gradient step
+        uses :math:`-2\\, h_1(C_1) T h_2(C_2)^\\top`.
+    dtype : torch.dtype
+        ``torch.float64`` for accuracy, ``torch.float32`` for speed.
+    return_plan : bool
+        Return the plans (memory B*n*m) or only values.
+
+    Returns
+    -------
+    GWResult
+        ``value`` is :math:`\\mathcal{E}(T)` of the final plan after
+        :func:`~poisondetect.transport.sinkhorn.round_to_couplings` has made
+        its marginals exact, so it is the objective of a true coupling (an
+        upper bound of the GW discrepancy); ``marginal_error`` is measured
+        before rounding.
+    """
+    C1t, _ = as_batch(C1, dtype, 3, "C1")
+    C2t, _ = as_batch(C2, dtype, 3, "C2")
+    pt, _ = as_batch(p, dtype, 2, "p")
+    qt, _ = as_batch(q, dtype, 2, "q")
+    B, n, m = C1t.shape[0], C1t.shape[1], C2t.shape[1]
+    if C1t.shape != (B, n, n) or C2t.shape != (B, m, m) or pt.shape != (B, n) or qt.shape != (B, m):
+        raise ValueError(f"shapes do not match: C1 {tuple(C1t.shape)}, p {tuple(pt.shape)}, C2 {tuple(C2t.shape)}, q {tuple(qt.shape)}; need (B,n,n), (B,n), (B,m,m), (B,m)")
+    for name, t in (("C1", C1t), ("C2", C2t), ("p", pt), ("q", qt)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+    for name, t in (("p", pt), ("q", qt)):
+        if (t < 0).any():
+            raise ValueError(f"{name} has negative weights: weights of a measure must be >= 0")
+        if (t.sum(-1) <= 0).any():
+            raise ValueError(f"{name} has a histogram with zero total mass")
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be positive, got {epsilon}")
+    if not 0 < anneal < 1:
+        raise ValueError(f"anneal must lie in (0, 1), got {anneal}")
+    if max_iter < 1 or inner_iter < 1 or final_iter < 0:
+        raise ValueError("max_iter and inner_iter must be >= 1 and final_iter >= 0")
+    pt = pt / pt.sum(-1, keepdim=True)
+    qt = qt / qt.sum(-1, keepdim=True)
+    _, _, h1, h2 = _loss_parts(C1t, C2t, loss)
+    h2 = h2.mT.mul(-2.0)
+    unit = gw_scale(C1t, pt, C2t, qt) if relative else torch.ones(B, dtype=dtype)
+    if T0 is None:
+        T = pt[:, :, None] * qt[:, None, :]
+    else:
+        T, _ = as_batch(T0, dtype, 3, "T0")
+        if T.shape != (B, n, m):
+            raise ValueError(f"T0 must have shape {(B, n, m)}, got {tuple(T.shape)}")
+        if not torch.isfinite(T).all() or (T < 0).any():
+            raise ValueError("T0 must be a finite, non-negative coupling")
+    f = torch.zeros_like(pt)
+    g = torch.zeros_like(qt)
+    eps_now = max(epsilon, eps_start) if eps_start is not None else epsilon
+    previous = T
+    it = 0
+    for it in range(1, max_iter + 1):
+        last = it == max_iter
+        cost = torch.bmm(torch.bmm(h1, T), h2)
+        T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + (final_iter if last else 0), overwrite=True)
+        annealed = eps_now <= epsilon
+        eps_now = max(epsilon, eps_now * anneal)
+        if annealed and not last and it % check_every == 0:
+            change = (T - previous).abs().sum((1, 2)).max()
+            previous = T
+            if change < tol:
+                cost = torch.bmm(torch.bmm(h1, T), h2)
+                T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + final_iter, overwrite=True)
+                break
+    err = (T.sum(2) - pt).abs().sum(-1) + (T.sum(1) - qt).abs().sum(-1)
+    T = round_to_couplings(T, pt, qt)
+    value = _objective(C1t, C2t, T, loss)
+    return GWResult(value.numpy().astype(float), T.numpy() if return_plan else None, err.numpy().astype(float), it)
+
+
+def entropic_gw(C1, C2, p=None, q=None, epsilon: float = 0.02, **kwargs) -> GWResult:
+    """Entropic GW for one pair (wrapper of :func:`entropic_gw_batch`, float64).
+
+    ``C1``/``C2`` may be :class:`MetricMeasureSpace` objects or matrices with
+    histograms ``p``/``q`` (default uniform). Returns scalars and an (n, m) plan.
+    """
+    s1, s2 = _check_pair(C1, C2, p, q)
+    out = entropic_gw_batch(s1.C[None], s1.p[None], s2.C[None], s2.p[None], epsilon=epsilon, **kwargs)
+    return GWResult(float(out.value[0]), None if out.plan is None else out.plan[0], float(out.marginal_error[0]), out.n_iter)
