@@ -36,16 +36,19 @@ __all__ = ["gw_barycenter", "initial_barycenter", "mds_embedding"]
 def initial_barycenter(spaces: Sequence[MetricMeasureSpace], weights: np.ndarray, n_points: int) -> np.ndarray:
     """Deterministic start: the distances among the heaviest points of the most weighted space.
 
-    Points are taken in decreasing order of their weight (cycling when the space
-    has fewer than ``n_points`` points, which duplicates points at distance 0).
+    The ``n_points`` heaviest points are kept in their original order (when the
+    space has fewer points, all are repeated cyclically, which duplicates points
+    at distance 0).
 
     Returns
     -------
     ndarray, shape (n_points, n_points)
     """
     first = spaces[int(np.argmax(weights))]
-    order = np.argsort(-first.p, kind="stable")
-    idx = order[np.arange(n_points) % first.n]
+    if n_points <= first.n:
+        idx = np.sort(np.argsort(-first.p, kind="stable")[:n_points])
+    else:
+        idx = np.arange(n_points) % first.n
     return first.C[np.ix_(idx, idx)]
 
 

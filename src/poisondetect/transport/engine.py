@@ -16,7 +16,6 @@ every barrier.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -88,8 +87,9 @@ def gw_pairs(
     method : {"entropic", "exact"}
         Our batched entropic solver, or POT's conditional gradient pair by pair.
     n_workers : int
-        Worker processes (one torch thread each); 1 runs in this process. Small
-        jobs (fewer than ``MIN_PAIRS_FOR_WORKERS`` pairs) always run here.
+        Worker processes (one torch thread each); 1 runs in this process (also
+        on one thread). Small jobs (fewer than ``MIN_PAIRS_FOR_WORKERS`` pairs)
+        always run here.
     max_memory : int
         Bytes the solver's tensors of one batch may use; sets the batch size.
     batch_size : int, optional
@@ -121,8 +121,13 @@ def gw_pairs(
         raise ValueError(f"pair indices must lie in [0, {len(spaces)})")
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
     C, p, mask = pad_spaces(spaces)
-    C, p = C.astype(np_dtype), p.astype(np_dtype)
     sizes = mask.sum(1)
+    # canonical orientation (the solver is not exactly symmetric before convergence):
+    # the same two spaces give the same value whichever comes first
+    key = np.einsum("si,sij,sj->s", p, C, p)
+    swap = (sizes[I] > sizes[J]) | ((sizes[I] == sizes[J]) & (key[I] > key[J]))
+    I, J = np.where(swap, J, I), np.where(swap, I, J)
+    C, p = C.astype(np_dtype), p.astype(np_dtype)
     options = {"method": method, **({"dtype": dtype, **solver_options} if method == "entropic" else {})}
     # similar sizes side by side: each batch is padded only to its own largest space
     sorted_idx = np.lexsort((sizes[J], sizes[I]))
@@ -140,8 +145,7 @@ def gw_pairs(
     else:
         threads = torch.get_num_threads()
         try:
-            _init_worker(C, p, sizes, options)
-            torch.set_num_threads(max(1, min(n_workers, os.cpu_count() or 1)))
+            _init_worker(C, p, sizes, options)  # one torch thread, as in a worker
             for bI, bJ in batches:
                 results.append(_solve_batch(bI, bJ))
                 bar.update(len(bI))

@@ -193,14 +193,16 @@ def entropic_gw_batch(
         Start at this (larger) epsilon and multiply by ``anneal`` each step until
         ``epsilon`` is reached (epsilon scaling); ``None``: no annealing.
     max_iter : int
-        Maximum number of projected-gradient steps.
+        Maximum number of projected-gradient steps (the last one runs
+        ``inner_iter + final_iter`` Sinkhorn iterations).
     inner_iter : int
         Sinkhorn scaling iterations per step (warm-started).
     final_iter : int
         Extra Sinkhorn iterations at the last step, to tighten the marginals.
     tol : float
-        Stop early when :math:`\\max_b \\lVert T^{(t)} - T^{(t-k)} \\rVert_1 < tol`
-        over ``k = check_every`` steps after annealing.
+        After annealing, a pair whose plan moved less than ``tol`` (L1) over
+        ``check_every`` steps is frozen; the loop ends when all are. Each pair's
+        result is thus independent of the other pairs in its batch.
     T0 : array_like, shape (B, n, m), optional
         Initial couplings (warm start); default :math:`pq^\\top`.
     loss : {"square", "kl"}
@@ -259,20 +261,25 @@ def entropic_gw_batch(
     g = torch.zeros_like(qt)
     eps_now = max(epsilon, eps_start) if eps_start is not None else epsilon
     previous = T
+    active = torch.ones(B, dtype=torch.bool)
     it = 0
-    for it in range(1, max_iter + 1):
-        last = it == max_iter
+    for it in range(1, max_iter):
         cost = torch.bmm(torch.bmm(h1, T), h2)
-        T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + (final_iter if last else 0), overwrite=True)
+        T_new, f_new, g_new = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter, overwrite=True)
+        T = torch.where(active[:, None, None], T_new, T)
+        f = torch.where(active[:, None], f_new, f)
+        g = torch.where(active[:, None], g_new, g)
         annealed = eps_now <= epsilon
         eps_now = max(epsilon, eps_now * anneal)
-        if annealed and not last and it % check_every == 0:
-            change = (T - previous).abs().sum((1, 2)).max()
+        if annealed and it % check_every == 0:
+            # a pair that has converged is frozen, so its result never depends on its batch-mates
+            active &= (T - previous).abs().sum((1, 2)) >= tol
             previous = T
-            if change < tol:
-                cost = torch.bmm(torch.bmm(h1, T), h2)
-                T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + final_iter, overwrite=True)
+            if not active.any():
                 break
+    # last step for every pair, with extra Sinkhorn iterations to tighten the marginals
+    cost = torch.bmm(torch.bmm(h1, T), h2)
+    T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + final_iter, overwrite=True)
     err = (T.sum(2) - pt).abs().sum(-1) + (T.sum(1) - qt).abs().sum(-1)
     T = round_to_couplings(T, pt, qt)
     value = _objective(C1t, C2t, T, loss)
