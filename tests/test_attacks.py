@@ -244,3 +244,19 @@ def test_experiment_smoke_end_to_end():
     lc = exp.replace(attack=LabelConsistent(poison_share=0.2, steps=2))
     _, lc_set, _ = poisoned_model(lc, progress=False)
     np.testing.assert_array_equal(lc_set.labels, lc_set.true_labels)
+
+
+def test_test_time_transforms_move_pixels_as_promised():
+    from poisondetect.attacks import flip_horizontal, rescale, shift
+
+    images = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    images[0, 10, 12] = 200
+    moved = shift(images, dx=3, dy=-2)
+    assert np.argwhere(moved[0, ..., 0]).tolist() == [[8, 15]]
+    assert np.argwhere(flip_horizontal(images)[0, ..., 0]).tolist() == [[10, 19]]
+    np.testing.assert_array_equal(flip_horizontal(flip_horizontal(images)), images)
+    np.testing.assert_array_equal(rescale(images, 1.0), images)
+    block = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    block[0, 12:20, 12:20] = 255  # centred 8x8 block
+    assert (rescale(block, 0.5)[0, ..., 0] > 127).sum() == 16  # shrinks to 4x4
+    assert (rescale(block, 2.0)[0, ..., 0] > 127).sum() == 256  # grows to 16x16
