@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -135,7 +136,9 @@ def explain(
     Parameters
     ----------
     model : nn.Module
-        A classifier returning logits; evaluated in eval mode (its mode is restored afterwards).
+        A classifier returning logits. It is left untouched: the explanation runs
+        on a copy in eval mode (zennit's rules re-assign parameters and the
+        canonizer rewrites layers while they run).
     images : Tensor (n, 3, H, W)
         Normalised images (:func:`poisondetect.data.transforms.to_tensor`).
     target : int, array (n,) of int, or "predicted"
@@ -165,8 +168,7 @@ def explain(
     images = _check_images(images)
     n = len(images)
     targets = _resolve_targets(target, n)
-    was_training = model.training
-    model.eval()
+    model = copy.deepcopy(model).eval()
     composite = None
     if method in LRP_METHODS:
         composite = lrp.lrp_composite(model, method, settings.epsilon, settings.gamma, settings.stabilizer)
@@ -183,21 +185,20 @@ def explain(
                 with torch.no_grad():
                     logits = model(x)
                 t = logits.argmax(dim=1) if batch_target is None else batch_target
+                if (t < 0).any() or (t >= logits.shape[1]).any():
+                    raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}")
                 r = attributions.attribute(
                     model, x, t, method, smoothgrad_noise=settings.smoothgrad_noise,
                     smoothgrad_samples=settings.smoothgrad_samples, ig_steps=settings.ig_steps,
                     occlusion_window=settings.occlusion_window, occlusion_stride=settings.occlusion_stride,
                     gradcam_layer=settings.gradcam_layer, seed=settings.seed,
                 )
-            if (t < 0).any() or (t >= logits.shape[1]).any():
-                raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}")
             relevance.append(r.float().cpu().numpy())
             logits_all.append(logits.float().cpu())
             explained.append(t.cpu())
     finally:
         if composite is not None:
             composite.remove()
-        model.train(was_training)
     if n == 0:
         return Explanation(np.zeros((0, *images.shape[1:]), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64), method)
     logits_all_t = torch.cat(logits_all)

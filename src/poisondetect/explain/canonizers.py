@@ -27,7 +27,8 @@ import warnings
 
 import torch
 from torch import fx, nn
-from zennit.canonizers import Canonizer, MergeBatchNorm, SequentialMergeBatchNorm
+from zennit.canonizers import Canonizer, MergeBatchNorm
+from zennit.core import collect_leaves
 from zennit.types import BatchNorm, Linear
 
 
@@ -65,29 +66,52 @@ def mergeable_batchnorms(model: nn.Module) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def sequential_batchnorms(model: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+    """(linear, batchnorm) pairs adjacent in module registration order (zennit's rule; used when tracing fails)."""
+    leaves = list(collect_leaves(model))
+    return [(a, b) for a, b in zip(leaves, leaves[1:]) if isinstance(a, Linear) and isinstance(b, BatchNorm)]
+
+
 class GraphMergeBatchNorm(MergeBatchNorm):
     """Merge every BatchNorm into the linear layer that feeds it, found in the traced graph.
 
-    Falls back to zennit's :class:`~zennit.canonizers.SequentialMergeBatchNorm`
-    (registration order) with a warning when the model cannot be traced by
-    ``torch.fx``; :func:`canonized_logits` checks either way that nothing changed.
+    Falls back to registration order (zennit's ``SequentialMergeBatchNorm``)
+    with a warning when the model cannot be traced by ``torch.fx``;
+    :func:`canonized_logits` checks either way that nothing changed.
+
+    Unlike zennit's canonizer, removing the merge restores the modules
+    completely: zennit puts the original tensors back as instance attributes
+    that shadow the registered parameters and buffers, so a later
+    ``model.double()`` or ``model.to(device)`` would miss them (and a missing
+    bias would come back as a registered zero bias).
     """
 
     def apply(self, root_module: nn.Module) -> list[Canonizer]:
-        pairs = mergeable_batchnorms(root_module)
-        if pairs is None:
+        names = mergeable_batchnorms(root_module)
+        if names is None:
             warnings.warn(
                 f"torch.fx cannot trace {type(root_module).__name__}; merging BatchNorms by module registration order",
                 stacklevel=2,
             )
-            return SequentialMergeBatchNorm().apply(root_module)
-        lookup = dict(root_module.named_modules())
+            pairs = sequential_batchnorms(root_module)
+        else:
+            lookup = dict(root_module.named_modules())
+            pairs = [(lookup[linear], lookup[batch_norm]) for linear, batch_norm in names]
         instances = []
-        for linear_name, batch_norm_name in pairs:
+        for linear, batch_norm in pairs:
             instance = self.copy()
-            instance.register([lookup[linear_name]], lookup[batch_norm_name])
+            instance.register([linear], batch_norm)
             instances.append(instance)
         return instances
+
+    def remove(self) -> None:
+        super().remove()
+        for linear, (_, bias) in zip(self.linears, self.linear_params):
+            for key in ("weight", "bias"):
+                linear.__dict__.pop(key, None)
+            linear._parameters["bias"] = bias
+        for key in ("weight", "bias", "running_mean", "running_var"):
+            self.batch_norm.__dict__.pop(key, None)
 
 
 def canonizers_for(model: nn.Module) -> list[Canonizer]:

@@ -313,6 +313,8 @@ def lrp_batch(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) ->
     logits = model(x)
     if target is None:
         target = logits.detach().argmax(dim=1)
+    elif len(target) and (target.min() < 0 or target.max() >= logits.shape[1]):
+        raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}, got {target.min()}..{target.max()}")
     rows = torch.arange(len(x))
     start = torch.zeros_like(logits)
     start[rows, target] = logits.detach()[rows, target]
