@@ -12,7 +12,7 @@ is a linear program; :func:`emd` solves it exactly with :func:`ot.emd`
 :cite:`flamary2021pot`. Two heatmaps on the same pixel grid are histograms on
 one metric space, the grid with Euclidean distance, and
 :math:`W_p(a, b) = L_{D^p}(a, b)^{1/p}` is their :math:`p`-Wasserstein distance
-:cite:`peyre2019computational`.
+:cite:`peyre2019cot`.
 """
 
 from __future__ import annotations

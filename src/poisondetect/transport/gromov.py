@@ -1,7 +1,7 @@
 """Gromov-Wasserstein discrepancy between metric-measure spaces: POT's exact solver and our batched entropic one.
 
 For spaces :math:`(C, p)` with :math:`n` points and :math:`(\\bar C, q)` with :math:`m`
-points, the square-loss Gromov-Wasserstein discrepancy :cite:`memoli2011gromov,peyre2016gromov` is
+points, the square-loss Gromov-Wasserstein discrepancy :cite:`memoli2011,peyre2016` is
 
 .. math::
 

@@ -1,6 +1,6 @@
 """Entropic optimal transport between histograms: Sinkhorn's algorithm.
 
-The entropic problem :cite:`cuturi2013sinkhorn,peyre2019computational`
+The entropic problem :cite:`cuturi2013,peyre2019cot`
 
 .. math::
 
@@ -225,7 +225,7 @@ def stabilized_projection(
 
 
 def round_to_couplings(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Move approximate plans onto :math:`\\Pi(a, b)` exactly (Altschuler et al. 2017, Alg. 2).
+    """Move approximate plans onto :math:`\\Pi(a, b)` exactly :cite:`altschuler2017near` (Alg. 2).
 
     Rows whose mass exceeds :math:`a` are scaled down, then columns exceeding
     :math:`b`; the missing mass :math:`e_a = a - P1`, :math:`e_b = b - P^\\top 1`

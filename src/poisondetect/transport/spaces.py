@@ -2,7 +2,7 @@
 
 A discrete metric-measure space is a pair :math:`(C, p)` of a symmetric matrix of
 pairwise distances :math:`C \\in \\mathbb{R}^{n \\times n}_+` and a histogram
-:math:`p \\in \\Sigma_n` of point weights :cite:`memoli2011gromov`. A relevance
+:math:`p \\in \\Sigma_n` of point weights :cite:`memoli2011`. A relevance
 heatmap becomes one by keeping the pixels that carry most of its positive
 relevance: the points are pixel positions, the weights their normalised
 relevance, the distances Euclidean distances between positions.
@@ -144,7 +144,7 @@ def heatmap_to_space(
     max_points : int, optional
         Cap on the number of points (the most relevant are kept); bounds the cost of GW.
     pool : int
-        Sum-pool ``pool x pool`` blocks first :cite:`lapuschkin2019unmasking`.
+        Sum-pool ``pool x pool`` blocks first :cite:`lapuschkin2019`.
     scale : {"grid", "max"}
         ``"grid"``: :math:`s` is the diagonal of the heatmap, so all spaces of one
         data set share a unit and the spread of relevance is kept; ``"max"``:
