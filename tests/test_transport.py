@@ -7,7 +7,7 @@ import torch
 
 from poisondetect.transport import (
     MetricMeasureSpace, edge_relevance, emd, entropic_gw, entropic_gw_batch, exact_gw, gw_barycenter,
-    gw_objective, gw_to_centers, heatmap_to_space, mds_embedding, pad_spaces, pairwise_gw, round_to_couplings,
+    gw_objective, gw_pairs, gw_to_centers, heatmap_to_space, mds_embedding, pad_spaces, pairwise_gw, round_to_couplings,
     sinkhorn, sinkhorn_knopp, wasserstein_heatmaps,
 )
 
@@ -195,16 +195,47 @@ def test_gw_rejects_bad_input(rng):
 
 # --- engine -----------------------------------------------------------------
 
+def test_polish_lowers_the_objective_and_returns_a_coupling(rng):
+    pairs = [(random_space(rng, n), random_space(rng, m)) for n, m in ((9, 12), (12, 12), (10, 7))]
+    opts = dict(max_iter=6, inner_iter=5, final_iter=0)
+    for s, t in pairs:
+        values = [entropic_gw(s, t, polish=k, **opts) for k in (0, 1, 3)]
+        assert values[1].value <= values[0].value * (1 + 1e-12)
+        assert values[2].value <= values[1].value * (1 + 1e-12)
+        for out in values[1:]:
+            np.testing.assert_allclose(out.plan.sum(1), s.p, atol=1e-12)
+            np.testing.assert_allclose(out.plan.sum(0), t.p, atol=1e-12)
+            assert out.value == pytest.approx(gw_objective(s.C, t.C, out.plan), rel=1e-10)
+    with pytest.raises(ValueError, match="polish"):
+        entropic_gw(*pairs[0], polish=-1)
+
+
+def test_polish_finds_the_permutation_and_competes_with_pot(rng):
+    s = random_space(rng, 10)
+    perm = rng.permutation(10)
+    permuted = MetricMeasureSpace(s.C[np.ix_(perm, perm)], s.p[perm])
+    out = entropic_gw(s, permuted, polish=1, max_iter=10, inner_iter=5, final_iter=0)
+    assert out.value == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(out.plan, np.diag(s.p)[:, perm], atol=1e-12)  # point perm[k] of s is point k
+    spaces = [random_space(rng, n) for n in (8, 10, 12, 9, 11)]
+    I, J = np.triu_indices(len(spaces), 1)
+    ours = gw_pairs(spaces, I, J, dtype=torch.float64, progress=False)  # default: polished
+    pot = np.array([exact_gw(spaces[i], spaces[j]).value for i, j in zip(I, J)])
+    assert ours.mean() <= 1.05 * pot.mean()
+    with pytest.raises(ValueError, match="method"):
+        gw_pairs(spaces, I, J, method="sinkhorn")
+
+
 def test_pairwise_matrix_and_centres_agree(rng):
     spaces = [random_space(rng, n) for n in (6, 8, 6, 7)]
     converged = dict(epsilon=0.02, eps_start=None, max_iter=500, inner_iter=50, tol=1e-10)
-    D = pairwise_gw(spaces, dtype=torch.float64, progress=False, **converged)
+    D = pairwise_gw(spaces, method="entropic", dtype=torch.float64, progress=False, **converged)
     assert D.shape == (4, 4)
     np.testing.assert_allclose(D, D.T)
     assert np.all(np.diag(D) == 0) and np.all(D[~np.eye(4, dtype=bool)] > 0)
     single = entropic_gw(spaces[3], spaces[1], **converged)
     assert D[1, 3] == pytest.approx(single.value, rel=1e-6)
-    centres = gw_to_centers(spaces, spaces[:2], dtype=torch.float64, progress=False, **converged)
+    centres = gw_to_centers(spaces, spaces[:2], method="entropic", dtype=torch.float64, progress=False, **converged)
     assert centres.shape == (4, 2)
     np.testing.assert_allclose(centres[2:], D[2:, :2], rtol=1e-6)
     exact = pairwise_gw(spaces, method="exact", progress=False)

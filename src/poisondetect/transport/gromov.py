@@ -44,6 +44,26 @@ unit. (The original thesis code used POT's absolute :math:`\\varepsilon = 5\\cdo
 on a scale where the kernel underflowed and reported GW values of :math:`10^{-58}`.)
 It can anneal: start at ``eps_start`` and shrink geometrically to ``epsilon``,
 which avoids poor local minima and makes the final plan nearly deterministic.
+
+The entropic plan is blurred, so its objective lies above that of a sparse
+local minimum. ``polish`` conditional-gradient (Frank-Wolfe) steps remove the
+blur :cite:`flamary2021pot`: the linear minimisation oracle is an exact OT
+problem with the gradient as cost, solved per pair by POT's network simplex,
+
+.. math::
+
+    X = \\arg\\min_{X \\in \\Pi(p, q)} \\langle \\nabla\\mathcal{E}(T), X\\rangle, \\qquad
+    T \\leftarrow T + \\tau (X - T),
+
+and, because :math:`\\mathcal{E}` is quadratic, the best step on the segment is
+closed-form: with :math:`D = X - T` (whose marginals are zero, so the separable
+part of the loss drops out), :math:`\\mathcal{E}(T + \\tau D) = \\mathcal{E}(T) +
+\\tau \\langle \\nabla\\mathcal{E}(T), D\\rangle - \\tau^2 \\langle h_1(C) D h_2(\\bar C)^\\top, D\\rangle`
+is minimised over :math:`\\tau \\in [0, 1]`. The step never increases the
+objective. POT's exact solver runs the same iteration from :math:`pq^\\top` until
+it stalls; started from the annealed entropic plan, a single step already
+reaches a lower mean objective than POT's solver on heatmap spaces (see
+``benchmarks/bench_transport.py``; the entropic start often lies in a better basin).
 """
 
 from __future__ import annotations
@@ -53,6 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 import torch
+from ot.lp.emd_wrap import emd_c
 
 from .sinkhorn import as_batch, round_to_couplings, stabilized_projection
 from .spaces import MetricMeasureSpace
@@ -138,13 +159,56 @@ def _loss_parts(C1: torch.Tensor, C2: torch.Tensor, loss: str):
     raise ValueError(f"loss must be 'square' or 'kl', got {loss!r}")
 
 
-def _objective(C1, C2, T, loss: str = "square"):
-    """Batched :math:`\\mathcal{E}(T)`, computed from T's own marginals."""
+def _objective(C1, C2, T, loss: str = "square", cross=None):
+    """Batched :math:`\\mathcal{E}(T)`, computed from T's own marginals.
+
+    ``cross`` is :math:`h_1(C_1) T h_2(C_2)^\\top` when the caller has it already.
+    """
     f1, f2, h1, h2 = _loss_parts(C1, C2, loss)
     Tp, Tq = T.sum(2), T.sum(1)
     const = torch.einsum("bi,bij,bj->b", Tp, f1, Tp) + torch.einsum("bi,bij,bj->b", Tq, f2, Tq)
-    cross = (torch.bmm(torch.bmm(h1, T), h2.mT) * T).sum((1, 2))
-    return const - cross
+    if cross is None:
+        cross = torch.bmm(torch.bmm(h1, T), h2.mT)
+    return const - (cross * T).sum((1, 2))
+
+
+def _exact_oracle(G: torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """:math:`\\arg\\min_{X \\in \\Pi(p, q)} \\langle G, X \\rangle` per pair (POT's network simplex, float64).
+
+    Where the simplex does not report an optimum, NaN rows flag the pair.
+    """
+    G64 = G.to(torch.float64).numpy()
+    p64 = p.to(torch.float64).numpy()
+    q64 = q.to(torch.float64).numpy()
+    p64 = p64 / p64.sum(1, keepdims=True)
+    q64 = q64 / q64.sum(1, keepdims=True)
+    X = np.empty_like(G64)
+    for b in range(len(G64)):
+        plan, _, _, _, code = emd_c(p64[b], q64[b], np.ascontiguousarray(G64[b]), 100_000, 1)
+        X[b] = plan if code == 1 else np.nan
+    return torch.as_tensor(X).to(G.dtype)
+
+
+def _frank_wolfe_polish(C1, C2, p, q, T, loss: str, steps: int):
+    """``steps`` conditional-gradient steps with exact oracle and exact line search, batched.
+
+    Returns the new couplings and :math:`h_1(C_1) T h_2(C_2)^\\top` for them.
+    """
+    f1, f2, h1, h2 = _loss_parts(C1, C2, loss)
+    h2t = h2.mT
+    separable = torch.einsum("bij,bj->bi", f1, p)[:, :, None] + torch.einsum("bij,bj->bi", f2, q)[:, None, :]
+    cross = torch.bmm(torch.bmm(h1, T), h2t)
+    for _ in range(steps):
+        gradient = 2.0 * (separable - cross)
+        D = _exact_oracle(gradient, p, q) - T
+        D = torch.nan_to_num(D, nan=0.0)  # a failed oracle: no step for that pair
+        cross_D = torch.bmm(torch.bmm(h1, D), h2t)
+        slope = (gradient * D).sum((1, 2))
+        curvature = -(cross_D * D).sum((1, 2))
+        tau = torch.where(curvature > 0, (-slope / (2.0 * curvature).clamp_min(torch.finfo(T.dtype).tiny)).clamp(0.0, 1.0), (curvature + slope < 0).to(T.dtype))
+        T = T + tau[:, None, None] * D
+        cross = cross + tau[:, None, None] * cross_D
+    return T, cross
 
 
 def entropic_gw_batch(
@@ -163,6 +227,7 @@ def entropic_gw_batch(
     check_every: int = 5,
     T0=None,
     loss: str = "square",
+    polish: int = 0,
     dtype: torch.dtype = torch.float64,
     return_plan: bool = True,
 ) -> GWResult:
@@ -209,6 +274,12 @@ def entropic_gw_batch(
         :math:`L(a,b) = (a-b)^2` or :math:`a \\log(a/b) - a + b` (``KL_SHIFT`` is added
         to distances inside logarithms); the gradient step
         uses :math:`-2\\, h_1(C_1) T h_2(C_2)^\\top`.
+    polish : int
+        Conditional-gradient steps with an exact oracle after rounding (see the
+        module docstring); 0 (default) returns the rounded entropic plan. With
+        ``polish >= 1`` the result is no longer the entropic solution but a
+        sparse coupling of lower objective (about one exact OT problem per pair
+        and step).
     dtype : torch.dtype
         ``torch.float64`` for accuracy, ``torch.float32`` for speed.
     return_plan : bool
@@ -221,7 +292,7 @@ def entropic_gw_batch(
         :func:`~poisondetect.transport.sinkhorn.round_to_couplings` has made
         its marginals exact, so it is the objective of a true coupling (an
         upper bound of the GW discrepancy); ``marginal_error`` is measured
-        before rounding.
+        before rounding (and polishing).
     """
     C1t, _ = as_batch(C1, dtype, 3, "C1")
     C2t, _ = as_batch(C2, dtype, 3, "C2")
@@ -242,8 +313,8 @@ def entropic_gw_batch(
         raise ValueError(f"epsilon must be positive, got {epsilon}")
     if not 0 < anneal < 1:
         raise ValueError(f"anneal must lie in (0, 1), got {anneal}")
-    if max_iter < 1 or inner_iter < 1 or final_iter < 0:
-        raise ValueError("max_iter and inner_iter must be >= 1 and final_iter >= 0")
+    if max_iter < 1 or inner_iter < 1 or final_iter < 0 or polish < 0:
+        raise ValueError("max_iter and inner_iter must be >= 1, final_iter and polish >= 0")
     pt = pt / pt.sum(-1, keepdim=True)
     qt = qt / qt.sum(-1, keepdim=True)
     _, _, h1, h2 = _loss_parts(C1t, C2t, loss)
@@ -282,7 +353,10 @@ def entropic_gw_batch(
     T, f, g = stabilized_projection(cost, pt, qt, unit * eps_now, f, g, inner_iter + final_iter, overwrite=True)
     err = (T.sum(2) - pt).abs().sum(-1) + (T.sum(1) - qt).abs().sum(-1)
     T = round_to_couplings(T, pt, qt)
-    value = _objective(C1t, C2t, T, loss)
+    cross = None
+    if polish:
+        T, cross = _frank_wolfe_polish(C1t, C2t, pt, qt, T, loss, polish)
+    value = _objective(C1t, C2t, T, loss, cross)
     return GWResult(value.numpy().astype(float), T.numpy() if return_plan else None, err.numpy().astype(float), it)
 
 
