@@ -34,8 +34,10 @@ from .spaces import MetricMeasureSpace, pad_spaces
 
 __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 
-#: Below this many pairs the work runs in this process (starting workers costs seconds).
-MIN_PAIRS_FOR_WORKERS = 4000
+#: Below this many pairs the work runs in this process: a spawned worker imports torch and
+#: POT first, which takes 5-20 s on a loaded machine, while one process solves about 500
+#: pairs of 64-point spaces per second (``benchmarks/bench_transport.py``).
+MIN_PAIRS_FOR_WORKERS = 20_000
 #: Solver options of ``method="polished"`` (options given to :func:`gw_pairs` override them).
 POLISHED = {"max_iter": 10, "inner_iter": 5, "final_iter": 0, "polish": 1}
 METHODS = ("polished", "entropic", "exact")
