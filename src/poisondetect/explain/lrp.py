@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
-from zennit.core import Composite, Hook
-from zennit.rules import AlphaBeta, Epsilon, Flat, Gamma, Norm, Pass, ZBox, ZPlus
+from zennit.core import Composite, Hook, ParamMod, Stabilizer
+from zennit.rules import AlphaBeta, ClampMod, Epsilon, Flat, Gamma, Norm, Pass, ZBox, ZPlus
 from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
 
 from ..data.transforms import input_bounds
@@ -130,6 +130,35 @@ class FrozenNormRule(Hook):
         return tuple(relevance if grad is not None and grad.shape == relevance.shape else None for grad in grad_input)
 
 
+class FastZPlus(ZPlus):
+    r"""zennit's :math:`z^+` rule, skipping the term of negative inputs when there are none.
+
+    :math:`z^+` sums :math:`(a_i w_{ij})^+ = a_i^+ w_{ij}^+ + a_i^- w_{ij}^-`. Behind a ReLU
+    or max-pool every :math:`a_i \ge 0`, so the second term is zero and zennit's extra
+    forward and backward pass for it is wasted; this hook leaves it out in that case
+    (a third less work for the convolutions) and falls back to the full rule otherwise.
+    """
+
+    def __init__(self, stabilizer: float = 1e-6) -> None:
+        super().__init__(stabilizer=stabilizer)
+        self.stabilizer = stabilizer
+
+    def copy(self) -> "FastZPlus":
+        return self.__class__(self.stabilizer)
+
+    def backward(self, module, grad_input, grad_output):
+        original, *args = self.stored_tensors["input"]
+        if (original < 0).any():
+            return super().backward(module, grad_input, grad_output)
+        kwargs = self.stored_tensors["kwargs"]
+        x = original.clone().requires_grad_()
+        with ParamMod.ensure(ClampMod(min=0.0))(module) as positive, torch.autograd.enable_grad():
+            z = positive.forward(x, *args, **kwargs)
+        (gradient,) = torch.autograd.grad(z, x, grad_outputs=grad_output[0] / Stabilizer.ensure(self.stabilizer)(z))
+        relevance = x * gradient
+        return tuple(relevance if grad is not None and grad.shape == relevance.shape else None for grad in grad_input)
+
+
 def input_layer_names(model: nn.Module) -> set[str] | None:
     """Names of the linear layers that read the input image directly (or through pooling only).
 
@@ -180,7 +209,7 @@ def _rules(method: str, epsilon: float, gamma: float, stabilizer: float) -> _Rul
     if method == "alpha2beta1":
         return _Rules(None, AlphaBeta(2.0, 1.0, stabilizer), AlphaBeta(2.0, 1.0, stabilizer))
     if method == "epsilon_plus_flat":
-        return _Rules(Flat(stabilizer), ZPlus(stabilizer), Epsilon(relative))
+        return _Rules(Flat(stabilizer), FastZPlus(stabilizer), Epsilon(relative))
     if method == "epsilon_gamma_box":
         low, high = input_bounds((1, 3, 1, 1))
         return _Rules(ZBox(low, high, stabilizer), Gamma(gamma, stabilizer), Epsilon(relative))
