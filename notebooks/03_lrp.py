@@ -15,7 +15,7 @@
 # answer on images that carry the trigger. To find the poisoned training images we
 # need to know *why* the model decides as it does for each image: an explanation
 # that points at the pixels responsible. This chapter builds such explanations with
-# layer-wise relevance propagation (LRP) \citep{bach2015pixel,montavon2019layer},
+# layer-wise relevance propagation (LRP) \citep{bach2015,montavon2019layer},
 # compares them with other attribution methods, and shows what they reveal about a
 # poisoned model:
 #
@@ -28,7 +28,7 @@
 # 4. how well relevance is conserved, and what the magnitude of relevance says.
 #
 # All heatmaps come from `poisondetect.explain`; the rules run through zennit
-# \citep{anders2021software}.
+# \citep{anders2021zennit}.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -203,7 +203,8 @@ x_picked = to_tensor(sub_images[picked])
 grid = {m: explain(model, x_picked, TARGET, m, progress=False, settings=grid_settings).maps for m in methods}
 fig, axes = plt.subplots(len(picked), len(methods) + 1, figsize=(1.0 * (len(methods) + 1), 1.1 * len(picked)))
 for row, index in enumerate(picked):
-    report.show_image(axes[row, 0], sub_images[index], "poisoned" if sub_poison[index] else "clean")
+    report.show_image(axes[row, 0], sub_images[index])
+    axes[row, 0].set_ylabel("poisoned" if sub_poison[index] else "clean")
     for col, method in enumerate(methods, start=1):
         report.show_heatmap(axes[row, col], grid[method][row])
         if row == 0:

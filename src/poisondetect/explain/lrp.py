@@ -1,6 +1,6 @@
 r"""Layer-wise relevance propagation through zennit: rules, composites, and the backward pass.
 
-LRP :cite:`bach2015pixel` explains one output :math:`f_t(x)` (here the logit of
+LRP :cite:`bach2015` explains one output :math:`f_t(x)` (here the logit of
 class :math:`t`) by passing relevance backwards layer by layer, starting with
 :math:`R^{(L)}_j = \delta_{jt}\, f_t(x)` at the logits. For a linear layer
 :math:`z_j = \sum_i a_i w_{ij} + b_j` every rule has the form

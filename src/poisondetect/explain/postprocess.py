@@ -107,7 +107,7 @@ def sum_pool(h: np.ndarray, factor: int) -> np.ndarray:
     .. math:: P_{ab} = \sum_{i,j < f} h_{fa+i,\,fb+j}
 
     Sum (not mean) pooling keeps the total relevance, as in the coarse maps of
-    spectral relevance analysis :cite:`lapuschkin2019unmasking`.
+    spectral relevance analysis :cite:`lapuschkin2019`.
     ``H`` and ``W`` must be multiples of ``factor``.
     """
     h = _check_batch(h, "h", (3, 4))
