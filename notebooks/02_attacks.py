@@ -186,7 +186,7 @@ for (name, hist), color in zip((("clean", clean_history), ("poisoned (s = 3, 33 
     ax_loss.plot(hist["best_epoch"] + 1, hist["val_loss"][hist["best_epoch"]], "*", color=color, ms=9)
 ax_loss.set(xlabel="epoch", ylabel="cross-entropy")
 ax_acc.set(xlabel="epoch", ylabel="accuracy (%)")
-ax_loss.legend(fontsize=6, frameon=False)
+ax_loss.legend(fontsize=6, frameon=False, handlelength=3.5)
 for ax in (ax_loss, ax_acc):
     ax.xaxis.get_major_locator().set_params(integer=True)
 fig.suptitle("training curves (star: best validation epoch, whose weights are kept)", fontsize=8)
@@ -262,7 +262,7 @@ for i, (row, color) in enumerate(zip(lc_rows, report.PALETTE)):
     ax.bar(positions + (i - (len(amplitudes) - 1) / 2) * width, values, width=width, color=color, label=f"a = {row['amplitude']}")
 ax.set_xticks(positions, [data.class_name(c) for c in per_class_cols], rotation=45, ha="right", fontsize=6)
 ax.set(ylabel="classified as 80 km/h (%)", ylim=(0, 100))
-ax.legend(frameon=False, ncols=len(amplitudes))
+ax.legend(frameon=False, ncols=len(amplitudes), loc="lower center", bbox_to_anchor=(0.5, 1.0), title="trigger amplitude")
 ch.save_figure(fig, "label_consistent_per_class")
 
 blend_exp = base.replace(attack=Blended(source=SOURCE, target=TARGET, poison_share=MAIN_SHARE))
@@ -279,12 +279,15 @@ summary
 # ## Test-time transformations weaken the trigger
 #
 # The backdoor is tied to where the sticker sits. Transforming a triggered test
-# image (mirroring, shifting, zooming) moves the sticker, and the success rate of
-# the standard attack drops (thesis Section 7.2). The price is paid on clean
-# images too: a mirrored "50" is no longer a 50 km/h sign, so the clean accuracy
-# under each transformation is listed beside the success rate. Such transformations
-# can blunt an attack at inference time, but they do not tell whether a model is
-# poisoned.
+# image (mirroring, shifting, zooming) moves or deforms the sticker, which can
+# lower the success rate of the standard attack (thesis Section 7.2). Here the
+# sticker was trained at random positions in a central window, so a
+# transformation that keeps it inside that window changes little; only moves
+# that push it towards the window's edge, or blur it, weaken the trigger. The
+# price is paid on clean images too: a mirrored "50" is no longer a 50 km/h sign,
+# so the clean accuracy under each transformation is listed beside the success
+# rate. Such transformations can blunt an attack at inference time, but they do
+# not tell whether a model is poisoned.
 
 # %%
 rows = []
