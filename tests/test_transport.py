@@ -310,3 +310,12 @@ def test_edge_relevance_marks_a_sticker():
     assert h.sum() == pytest.approx(1.0)
     space = heatmap_to_space(h, mass=0.9)
     assert np.all((space.coords >= 8) & (space.coords <= 14))
+
+
+def test_flush_denormals_is_scoped():
+    from poisondetect.transport.sinkhorn import flush_denormals
+
+    subnormal = torch.tensor([1e-39], dtype=torch.float32)
+    with flush_denormals():
+        assert (subnormal * 1.0).item() == 0.0
+    assert (subnormal * 1.0).item() > 0.0

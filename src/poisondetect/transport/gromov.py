@@ -75,7 +75,7 @@ import ot
 import torch
 from ot.lp.emd_wrap import emd_c
 
-from .sinkhorn import as_batch, round_to_couplings, stabilized_projection
+from .sinkhorn import as_batch, flush_denormals, round_to_couplings, stabilized_projection
 from .spaces import MetricMeasureSpace
 
 __all__ = ["GWResult", "gw_objective", "exact_gw", "entropic_gw", "entropic_gw_batch", "gw_scale"]
@@ -211,6 +211,7 @@ def _frank_wolfe_polish(C1, C2, p, q, T, loss: str, steps: int):
     return T, cross
 
 
+@flush_denormals()
 def entropic_gw_batch(
     C1,
     p,
