@@ -54,10 +54,10 @@ from poisondetect import transport as tr
 
 ch = report.Chapter("04_optimal_transport", profile, dataset)
 PAL = report.PALETTE
-n_bary = by_profile(profile, smoke=4, quick=8, full=16)          # heatmaps averaged by the barycenter
-n_eps_pairs = by_profile(profile, smoke=6, quick=40, full=200)   # pairs in the epsilon study
-bary_iter = by_profile(profile, smoke=2, quick=10, full=20)
-max_points = by_profile(profile, smoke=48, quick=64, full=64)
+n_bary = by_profile(profile, smoke=3, quick=8, full=16)          # heatmaps averaged by the barycenter
+n_eps_pairs = by_profile(profile, smoke=4, quick=40, full=200)   # pairs in the epsilon study
+bary_iter = by_profile(profile, smoke=1, quick=10, full=20)
+max_points = by_profile(profile, smoke=24, quick=64, full=64)
 rng = np.random.default_rng(0)
 numbers = {}
 
