@@ -182,7 +182,7 @@ limit = np.abs(lrp.maps[first_poison]).max()
 fig, axes = plt.subplots(1, 2, figsize=(4.2, 2.2))
 report.show_image(axes[0], sub_images[first_poison], "poisoned image")
 report.show_heatmap(axes[1], lrp.maps[first_poison], limit=limit, colorbar=True)
-axes[1].set_title(f"LRP for class {TARGET}")
+axes[1].set_title(f"LRP for {data.class_name(TARGET)}")
 ch.save_figure(fig, "poisoned_heatmap")
 
 # %% [markdown]
@@ -243,17 +243,18 @@ print(f"LRP-0: median share of the logit absorbed by biases {np.median(bias_shar
 # ## What the heatmaps of the target class look like on average
 #
 # The mean heatmap of the clean images labelled 80 km/h shows the digits; the mean
-# over the poisoned ones shows where the sticker was placed. Both panels share one
-# colour scale.
+# over the poisoned ones is concentrated where the stickers were placed (at random
+# positions in the central part of the sign). Both panels share one colour scale.
 
 # %%
 mean_clean, mean_poison = lrp.maps[~sub_poison].mean(axis=0), lrp.maps[sub_poison].mean(axis=0)
 limit = max(np.abs(mean_clean).max(), np.abs(mean_poison).max())
 fig, axes = plt.subplots(1, 2, figsize=(4.6, 2.3))
-report.show_heatmap(axes[0], mean_clean, limit=limit)
+image = report.show_heatmap(axes[0], mean_clean, limit=limit)
 axes[0].set_title(f"clean (n = {(~sub_poison).sum()})")
-report.show_heatmap(axes[1], mean_poison, limit=limit, colorbar=True)
+report.show_heatmap(axes[1], mean_poison, limit=limit)
 axes[1].set_title(f"poisoned (n = {sub_poison.sum()})")
+fig.colorbar(image, ax=list(axes), fraction=0.046, pad=0.04)
 ch.save_figure(fig, "mean_heatmaps")
 
 # %% [markdown]
@@ -281,9 +282,10 @@ ch.save_figure(fig, "amplitude_heatmaps")
 #
 # Normalising every heatmap to $[0, 1]$ (min-max), as the original thesis did, keeps
 # the shape of the map and discards its size. But the size carries information: a
-# trigger drives the logit of the target class hard, and a conservative explanation
-# passes that large logit on to the pixels. The histogram shows the largest pixel
-# relevance of each heatmap.
+# conservative explanation passes the explained logit on to the pixels, and a
+# trigger concentrates it on a few of them. The histogram shows the largest pixel
+# relevance of each heatmap; below it, the ratios (poisoned over clean) of the medians
+# of the largest pixel relevance and of the total absolute relevance.
 
 # %%
 peak = lrp.maps.reshape(len(lrp.maps), -1).max(axis=1)
@@ -298,14 +300,16 @@ fig.tight_layout()
 ch.save_figure(fig, "max_relevance")
 magnitude = relevance_magnitude(lrp.maps)
 ratio = np.median(magnitude[sub_poison]) / np.median(magnitude[~sub_poison])
-print(f"median total |relevance|: poisoned / clean = {ratio:.2f}")
+peak_ratio = np.median(peak[sub_poison]) / np.median(peak[~sub_poison])
+print(f"medians, poisoned / clean: largest pixel relevance {peak_ratio:.2f}, total |relevance| {ratio:.2f}")
 
 # %%
 ch.write_numbers({
     "LrpImagesExplained": len(subset),
     "LrpBiasShareMedian": f"{100 * np.median(bias_share):.0f}",
     "LrpCompositeAbsorbedMedian": f"{100 * np.median(composite_share):.0f}",
-    "LrpPoisonMagnitudeRatio": f"{ratio:.1f}",
+    "LrpPoisonMagnitudeRatio": f"{ratio:.2f}",
+    "LrpPoisonPeakRatio": f"{peak_ratio:.1f}",
 })
 
 # %% [markdown]
@@ -315,5 +319,6 @@ ch.write_numbers({
 # differ in how they split relevance and in how much of it the biases and the
 # stabiliser absorb. After merging BatchNorm into the preceding layers, the heatmaps
 # of the poisoned model point at the sticker for poisoned images and at the digits
-# for clean ones, and the poisoned images receive more relevance overall. Chapter 5
-# uses these heatmaps, without min-max normalisation, to find the poisoned images.
+# for clean ones, and the relevance of a poisoned image is concentrated on few pixels.
+# Chapter 5 uses these heatmaps, without min-max normalisation, to find the poisoned
+# images.
