@@ -10,16 +10,15 @@ class :math:`t`) by passing relevance backwards layer by layer, starting with
 with a contribution :math:`q_{ij}` and a bias/stabiliser term :math:`c_j`
 :cite:`montavon2019layer`:
 
-=================  ==========================================================  =========================================
-rule               :math:`q_{ij}`                                              :math:`c_j`
-=================  ==========================================================  =========================================
-LRP-0              :math:`a_i w_{ij}`                                          :math:`b_j` (+ tiny stabiliser)
-LRP-:math:`\epsilon` :math:`a_i w_{ij}`                                        :math:`b_j + \epsilon\,\mathrm{sign}(z_j)`
-LRP-:math:`\gamma`   :math:`a_i (w_{ij} + \gamma w_{ij}^+)` (for :math:`a_i\ge0, z_j>0`)  :math:`b_j + \gamma b_j^+`
-:math:`\alpha\beta`  :math:`\alpha (a_i w_{ij})^+` and :math:`-\beta (a_i w_{ij})^-`, each normalised separately, biases :math:`b_j^\pm`
-flat               :math:`1` on the receptive field                           :math:`0`
-box (:math:`z^\mathcal{B}`) :math:`a_i w_{ij} - l_i w_{ij}^+ - h_i w_{ij}^-` (input bounds :math:`l \le a \le h`)  :math:`0`
-=================  ==========================================================  =========================================
+- LRP-0: :math:`q_{ij} = a_i w_{ij}`, :math:`c_j = b_j` (plus a tiny stabiliser)
+- LRP-:math:`\epsilon`: :math:`q_{ij} = a_i w_{ij}`, :math:`c_j = b_j + \epsilon\,\mathrm{sign}(z_j)`
+- LRP-:math:`\gamma`: :math:`q_{ij} = a_i (w_{ij} + \gamma w_{ij}^+)`, :math:`c_j = b_j + \gamma b_j^+`
+  (for :math:`a_i \ge 0` and :math:`z_j > 0`)
+- LRP-:math:`\alpha\beta`: :math:`\alpha (a_i w_{ij})^+` and :math:`-\beta (a_i w_{ij})^-`,
+  each normalised separately with the biases :math:`b_j^\pm`
+- flat: :math:`q_{ij} = 1` on the receptive field, :math:`c_j = 0`
+- box (:math:`z^\mathcal{B}`): :math:`q_{ij} = a_i w_{ij} - l_i w_{ij}^+ - h_i w_{ij}^-`
+  with input bounds :math:`l \le a \le h`, :math:`c_j = 0`
 
 The exact formulas of zennit's generalised :math:`\gamma` rule (negative
 inputs allowed) :cite:`andeol2021learning` are written out in
@@ -27,8 +26,9 @@ inputs allowed) :cite:`andeol2021learning` are written out in
 
 In this module :math:`\epsilon` is relative: :math:`\epsilon_j = \epsilon\cdot
 \mathrm{rms}(z)` with the root mean square of the layer's pre-activations of
-the same image (the "0.25 std" of :cite:`montavon2019layer`), so the heatmap of
-an image scaled by a constant is scaled by the same constant.
+the same image (the "0.25 std" of :cite:`montavon2019layer`); in a network
+without biases the heatmap of an image scaled by a constant is then scaled by
+the same constant.
 
 Element-wise layers: ReLU passes relevance unchanged; max-pooling routes it to
 the maximum (the gradient); average pooling distributes it proportionally to
@@ -136,7 +136,8 @@ class FastZPlus(ZPlus):
     :math:`z^+` sums :math:`(a_i w_{ij})^+ = a_i^+ w_{ij}^+ + a_i^- w_{ij}^-`. Behind a ReLU
     or max-pool every :math:`a_i \ge 0`, so the second term is zero and zennit's extra
     forward and backward pass for it is wasted; this hook leaves it out in that case
-    (a third less work for the convolutions) and falls back to the full rule otherwise.
+    (one forward and one backward convolution fewer per layer) and falls back to the
+    full rule otherwise.
     """
 
     def __init__(self, stabilizer: float = 1e-6) -> None:
