@@ -51,3 +51,15 @@ def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
         tmp.write_text("whole")
     assert target.read_text() == "whole"
     assert [p.name for p in target.parent.iterdir()] == ["table.tex"]
+
+
+def test_atomic_path_gives_normal_file_permissions(tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "figure.png"
+    with artifacts.atomic_path(target) as tmp:
+        tmp.write_bytes(b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -21,6 +21,9 @@ import numpy as np
 from . import paths
 from .config import stable_hash
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
@@ -35,6 +38,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions of a new file
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
