@@ -20,6 +20,7 @@ with the truth.
 
 from .activation_clustering import activation_clustering, reduce_dimensions
 from .class_ranking import anomaly_index, rank_classes, scan_classes
+from .gw_kmeans import gw_kmeans
 from .concentration import concentration_scores, relevance_concentration, two_group_threshold
 from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, roc_curve
 from .result import DetectionResult
@@ -28,7 +29,7 @@ from .spectral_signatures import spectral_signatures
 
 __all__ = [
     "METRIC_NAMES", "DetectionResult", "activation_clustering", "affinity_graph", "anomaly_index", "auroc",
-    "concentration_scores", "confusion", "detection_metrics", "eigengap_clusters", "laplacian_spectrum",
+    "concentration_scores", "confusion", "detection_metrics", "eigengap_clusters", "gw_kmeans", "laplacian_spectrum",
     "normalized_laplacian", "rank_classes", "reduce_dimensions", "relevance_concentration", "roc_curve",
     "scan_classes", "spectral_embedding", "spectral_signatures", "spray", "two_group_threshold",
 ]

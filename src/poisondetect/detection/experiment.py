@@ -78,8 +78,8 @@ class DetectionConfig:
         cap on points, distance unit.
     n_neighbors : int
         Neighbours of the SpRAy graph.
-    gw_max_iter, barycenter_samples : int
-        GW k-means: rounds and members per barycenter.
+    gw_max_iter, barycenter_size, barycenter_samples, barycenter_steps : int
+        GW k-means: rounds, points of a barycenter, members per barycenter, solver steps per barycenter.
     n_components : int
         Dimensions of Activation Clustering.
     topk : int
@@ -100,7 +100,9 @@ class DetectionConfig:
     space_scale: str = "grid"
     n_neighbors: int = 10
     gw_max_iter: int = 20
-    barycenter_samples: int = 30
+    barycenter_size: int = 32
+    barycenter_samples: int = 10
+    barycenter_steps: int = 5
     n_components: int = 10
     topk: int = 9
     assumed_poison_share: float | None = None
@@ -188,7 +190,8 @@ def run_detector(name: str, data: ClassData, config: DetectionConfig = Detection
     """Run detector ``name`` (a key of :data:`DETECTORS`) on one class."""
     seed = config.seed
     if name == "gw_kmeans":
-        return gw_kmeans(spaces_of(data, config, progress), max_iter=config.gw_max_iter, barycenter_samples=config.barycenter_samples, seed=seed, progress=progress)
+        return gw_kmeans(spaces_of(data, config, progress), max_iter=config.gw_max_iter, barycenter_size=config.barycenter_size, barycenter_samples=config.barycenter_samples,
+                         barycenter_steps=config.barycenter_steps, seed=seed, progress=progress)
     if name == "spray_euclidean":
         features = rep.heatmap_features(data.maps, config.heatmap_normalization, config.pool)
         return spray(rep.euclidean_distances(features), n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)

@@ -18,7 +18,7 @@ squared Euclidean distance, and with GW barycenters in place of means:
 
    .. math:: c_j = \\operatorname*{arg\\,min}_{(C, p)} \\sum_{i \\in S_j} GW\\big((C, p), X_i\\big),
 
-   computed from at most ``barycenter_samples`` members (the thesis used 10).
+   computed from at most ``barycenter_samples`` members (10, as in the thesis).
 4. Repeat 2-3 until no assignment changes (or ``max_iter``). The smallest
    cluster is flagged as poisoned.
 
@@ -83,13 +83,14 @@ def weighted_choice(keys: np.ndarray, weights: np.ndarray) -> int:
 def _default_distance_to_centers(**options: Any) -> DistanceToCenters:
     from ..transport import gw_to_centers
 
+    options.setdefault("progress", False)
     return lambda spaces, centers: gw_to_centers(spaces, centers, **options)
 
 
-def _default_barycenter(**options: Any) -> Barycenter:
+def _default_barycenter(steps: int, **options: Any) -> Barycenter:
     from ..transport import gw_barycenter
 
-    return lambda members, size, seed: gw_barycenter(members, size=size, seed=seed, **options)
+    return lambda members, size, seed: gw_barycenter(members, n_points=size, max_iter=steps, **options)
 
 
 def gw_kmeans(
@@ -97,8 +98,9 @@ def gw_kmeans(
     n_clusters: int = 2,
     *,
     max_iter: int = 20,
-    barycenter_size: int | None = None,
-    barycenter_samples: int | None = 30,
+    barycenter_size: int = 32,
+    barycenter_samples: int | None = 10,
+    barycenter_steps: int = 5,
     seed: int = 0,
     distance_to_centers: DistanceToCenters | None = None,
     barycenter: Barycenter | None = None,
@@ -114,10 +116,13 @@ def gw_kmeans(
         Number of clusters (2: poisoned and clean).
     max_iter : int
         Maximum number of assignment/update rounds.
-    barycenter_size : int, optional
-        Points of each barycenter; default the median size of the spaces.
+    barycenter_size : int
+        Points of each barycenter.
     barycenter_samples : int or None
         Members used for a barycenter (a content-keyed random subset); ``None``: all.
+    barycenter_steps : int
+        Block-coordinate steps of the default barycenter solver (ignored when
+        ``barycenter`` is given); the centres are refined again in every round.
     seed : int
         Seed of every random choice.
     distance_to_centers, barycenter : callable, optional
@@ -148,11 +153,12 @@ def gw_kmeans(
         raise ValueError(f"n_clusters must be an integer in [2, n-1] = [2, {n - 1}], got {n_clusters!r}")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not isinstance(barycenter_size, (int, np.integer)) or barycenter_size < 1:
+        raise ValueError(f"barycenter_size must be a positive integer, got {barycenter_size!r}")
     if barycenter_samples is not None and barycenter_samples < 1:
         raise ValueError(f"barycenter_samples must be a positive integer or None, got {barycenter_samples!r}")
     distance_to_centers = distance_to_centers or _default_distance_to_centers()
-    barycenter = barycenter or _default_barycenter()
-    size = int(barycenter_size or np.median([s.C.shape[0] for s in spaces]))
+    barycenter = barycenter or _default_barycenter(barycenter_steps)
 
     def distances_to(centers: Sequence[Any]) -> np.ndarray:
         d = np.asarray(distance_to_centers(spaces, list(centers)), dtype=np.float64)
@@ -184,7 +190,7 @@ def gw_kmeans(
                     continue
                 if barycenter_samples is not None and members.size > barycenter_samples:
                     members = members[np.argsort(subset_keys[members], kind="stable")[:barycenter_samples]]
-                centers[j] = spaces[members[0]] if members.size == 1 else barycenter([spaces[i] for i in members], size, seed + j)
+                centers[j] = spaces[members[0]] if members.size == 1 else barycenter([spaces[i] for i in members], barycenter_size, seed + j)
             # 2. assignment to the nearest barycenter
             distances = distances_to(centers)
             new_labels = np.argmin(distances, axis=1)

@@ -82,8 +82,10 @@ def heatmap_features(maps: np.ndarray, normalization: str = "none", pool: int = 
 def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None = 64, pool: int = 1, scale: str = "grid", progress: bool = True) -> list:
     """One metric-measure space per heatmap (:func:`poisondetect.transport.heatmap_to_space`).
 
-    Maps without positive relevance cannot become a measure; they raise a
-    ``ValueError`` naming their index.
+    A map without any positive relevance (the model sees only evidence against
+    the class, e.g. an untrained model) cannot become a measure of its positive
+    part; it is represented by its absolute relevance instead. A map that is
+    zero everywhere raises a ``ValueError`` naming its index.
     """
     from ..transport import heatmap_to_space
 
@@ -92,6 +94,8 @@ def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None 
         raise ValueError(f"maps must have shape (n, H, W) (channels summed), got {h.shape}")
     spaces = []
     for i, m in enumerate(tqdm(h, desc="heatmap spaces", disable=not progress)):
+        if not np.any(m > 0):
+            m = np.abs(m)
         try:
             spaces.append(heatmap_to_space(m, mass=mass, max_points=max_points, pool=pool, scale=scale))
         except ValueError as error:
