@@ -1,12 +1,12 @@
-"""Relevance-like maps made from images: honest stand-ins for LRP heatmaps.
+"""Relevance-like maps made from images: stand-ins for LRP heatmaps in benchmarks.
 
-The optimal-transport chapter and the transport benchmark need many heatmap-like
-maps before (and independently of) a trained model. :func:`edge_relevance`
-makes one from an image by a fixed image transform, the smoothed gradient
-magnitude of its grey values: it is large on edges, strokes and a stamped
-sticker, like the relevance of a classifier that looks at shapes. It is NOT an
-explanation of any model, and the chapter text says so; the detection chapter
-uses real LRP heatmaps from :mod:`poisondetect.explain`.
+The transport and detection benchmarks (``benchmarks/bench_transport.py``,
+``benchmarks/bench_detection.py``) time the GW engine on many heatmap-like maps
+without training a model first. :func:`edge_relevance` makes one from an image by
+a fixed image transform, the smoothed gradient magnitude of its grey values: it
+is large on edges, strokes and a stamped sticker, so its spaces have the size and
+spread of real ones. It is NOT an explanation of any model; the chapters use
+real LRP heatmaps from :mod:`poisondetect.explain`.
 """
 
 from __future__ import annotations
