@@ -90,7 +90,7 @@ def _default_distance_to_centers(**options: Any) -> DistanceToCenters:
 def _default_barycenter(steps: int, **options: Any) -> Barycenter:
     from ..transport import gw_barycenter
 
-    return lambda members, size, seed: gw_barycenter(members, n_points=size, max_iter=steps, **options)
+    return lambda members, size, seed: gw_barycenter(members, n_points=size, n_steps=steps, **options)
 
 
 def gw_kmeans(

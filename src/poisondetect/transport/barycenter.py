@@ -23,6 +23,7 @@ with :math:`T_s \\in \\Pi(p, p_s)` of shape (N, n_s) and the division elementwis
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,9 +59,12 @@ def gw_barycenter(
     n_points: int = 32,
     p=None,
     loss: str = "square",
-    max_iter: int = 20,
+    n_steps: int = 20,
     tol: float = 1e-6,
     init: MetricMeasureSpace | np.ndarray | None = None,
+    *,
+    solver_max_iter: int | None = None,
+    max_iter: int | None = None,
     **solver_options,
 ) -> MetricMeasureSpace:
     """GW barycenter of ``spaces`` with ``n_points`` points.
@@ -75,23 +79,34 @@ def gw_barycenter(
     p : array_like, shape (N,), optional
         Its weights (default uniform).
     loss : {"square", "kl"}
-    max_iter : int
-        Block-coordinate steps.
+    n_steps : int
+        Block-coordinate steps (each: one batched GW solve and one closed-form update).
     tol : float
         Stop when :math:`\\max |C^{(t)} - C^{(t-1)}| < tol`.
     init : MetricMeasureSpace or (N, N) array, optional
         Starting distances (default :func:`initial_barycenter`, deterministic).
+    solver_max_iter : int, optional
+        ``max_iter`` of :func:`~poisondetect.transport.gromov.entropic_gw_batch`
+        (its projected-gradient steps per coupling); default: the solver's.
+    max_iter : int, optional
+        Deprecated alias of ``n_steps`` (it used to shadow the solver's ``max_iter``).
     **solver_options
-        For :func:`~poisondetect.transport.gromov.entropic_gw_batch` (``epsilon`` ...).
+        Other options of :func:`~poisondetect.transport.gromov.entropic_gw_batch` (``epsilon`` ...).
 
     Returns
     -------
     MetricMeasureSpace
         ``C`` of shape (N, N) and ``p``; no coordinates (see :func:`mds_embedding`).
     """
+    if max_iter is not None:
+        warnings.warn("gw_barycenter(max_iter=...) is deprecated: it counts barycenter steps, pass n_steps instead "
+                      "(solver_max_iter sets the GW solver's max_iter)", DeprecationWarning, stacklevel=2)
+        n_steps = max_iter
     spaces = list(spaces)
     if not spaces:
         raise ValueError("spaces is empty: a barycenter needs at least one space")
+    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
     if not isinstance(n_points, (int, np.integer)) or n_points < 1:
         raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
     if loss not in ("square", "kl"):
@@ -109,10 +124,14 @@ def gw_barycenter(
     S = len(spaces)
     ppt = np.outer(p, p)
     options = {"loss": loss, **solver_options}
-    for _ in range(max_iter):
+    if solver_max_iter is not None:
+        options["max_iter"] = solver_max_iter
+    for _ in range(n_steps):
         out = entropic_gw_batch(np.repeat(C[None], S, axis=0), np.repeat(p[None], S, axis=0), Cs, ps, **options)
         T = out.plan  # (S, N, n)
-        update = np.einsum("s,sia,sab,sjb->ij", lam, T, target, T) / ppt
+        # sum_s lam_s T_s target_s T_s^T as batched matrix products (a 4-operand einsum
+        # without contraction order costs O(S N^2 n^2) and was 100-400x slower)
+        update = np.tensordot(lam, T @ target @ T.transpose(0, 2, 1), axes=1) / ppt
         new = np.exp(update) if loss == "kl" else update
         new = 0.5 * (new + new.T)
         change = np.abs(new - C).max()
