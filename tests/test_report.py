@@ -68,3 +68,12 @@ def test_chapter_validates_its_arguments():
         report.Chapter("lrp", "smoke", "synth")
     with pytest.raises(ValueError, match="unknown profile"):
         report.Chapter("03_lrp", "huge", "synth")
+
+
+def test_numbers_name_the_profiles_that_made_the_outputs():
+    import matplotlib.pyplot as plt
+
+    report.Chapter("09_demo", "quick", "gtsrb").save_figure(plt.figure(), "empty", close=True)
+    report.Chapter("08_other", "smoke", "synth").write_numbers({"OtherValue": 1})
+    text = (paths.figures_dir() / "numbers.tex").read_text()
+    assert r"\newcommand{\GeneratedWith}{quick/gtsrb, smoke/synth}" in text
