@@ -39,6 +39,7 @@ and growing ``n_train`` keeps the existing tracks.
 
 from __future__ import annotations
 
+import colorsys
 import math
 import sys
 from dataclasses import dataclass
@@ -350,6 +351,14 @@ def _smooth_noise(rng: np.random.Generator, cells: int, shape: tuple[int, int]) 
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
+def _natural_colour(rng: np.random.Generator) -> tuple[int, ...]:
+    """A random RGB colour, mostly muted like walls, trees and tarmac, sometimes vivid like a car."""
+    hue = rng.random()
+    saturation = rng.uniform(0.4, 0.8) if rng.random() < 0.15 else rng.uniform(0.0, 0.35)
+    value = rng.uniform(0.15, 0.85)
+    return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))
+
+
 def draw_background(rng: np.random.Generator) -> Image.Image:
     """A cluttered outdoor scene for one track, RGB (96, 96)."""
     n = _BACKGROUND
@@ -376,7 +385,7 @@ def draw_background(rng: np.random.Generator) -> Image.Image:
     image = Image.fromarray(scene)
     draw = ImageDraw.Draw(image)
     for _ in range(int(rng.integers(1, 7))):  # clutter: windows, cars, posts, other signs
-        colour = _jitter(rng, tuple(rng.integers(20, 235, 3)), 0.1)
+        colour = _natural_colour(rng)
         x0, y0 = rng.integers(-20, n, 2)
         w, h = rng.integers(4, 40, 2)
         if rng.random() < 0.5:
@@ -429,7 +438,11 @@ def render_track(label: int, rng: np.random.Generator, n_frames: int) -> np.ndar
     """
     sign = draw_sign(label, rng)
     background = draw_background(rng)
-    premultiplied = Image.fromarray(sign).convert("RGBa")  # interpolate colours weighted by alpha
+    # premultiplied alpha, so interpolation weighs colours by coverage; a pyramid of
+    # box-filtered halvings lets every projection shrink by at most a factor of two
+    pyramid = [Image.fromarray(sign).convert("RGBa")]
+    while pyramid[-1].height > 20:
+        pyramid.append(pyramid[-1].reduce(2))
     h, w = sign.shape[:2]
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)
     corners_units = (corners - _CENTRE) / _RADIUS
@@ -462,9 +475,9 @@ def render_track(label: int, rng: np.random.Generator, n_frames: int) -> np.ndar
         box = (bc[0] - window / 2, bc[1] - window / 2, bc[0] + window / 2, bc[1] + window / 2)
         frame = np.asarray(background.resize((res, res), Image.Resampling.BILINEAR, box=box), dtype=np.float32)
 
-        # sign: shrink to about the frame scale with antialiasing, then project
-        scale = min(1.0, 1.25 * radius / _RADIUS)
-        small = premultiplied.resize((max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.LANCZOS)
+        # sign: the pyramid level just larger than the frame scale, then project
+        level = min(max(int(math.log2(_RADIUS / radius)), 0), len(pyramid) - 1)
+        small = pyramid[level]
         angles = (yaw0 + yaw_drift * t, pitch0, roll0 + rng.normal(0, 0.02))
         target = centre + radius * project(corners_units, *angles, distance)
         source = corners * [small.width / w, small.height / h]
@@ -480,8 +493,8 @@ def render_track(label: int, rng: np.random.Generator, n_frames: int) -> np.ndar
             image = image.filter(ImageFilter.GaussianBlur(focus * res / 48))
         frame = np.asarray(image, dtype=np.float32) / 255.0
         ramp = _ramp(res, rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.35))
-        level = brightness * math.exp(rng.normal(0, 0.08)) * cast * ramp
-        frame = np.clip(frame * level, 0, 1) ** gamma * 255 + rng.normal(0, noise, frame.shape)
+        gain = brightness * math.exp(rng.normal(0, 0.08)) * cast * ramp
+        frame = np.clip(frame * gain, 0, 1) ** gamma * 255 + rng.normal(0, noise, frame.shape)
         image = Image.fromarray(np.clip(frame, 0, 255).round().astype(np.uint8))
         frames[i] = np.asarray(image.resize((32, 32), Image.Resampling.BILINEAR if res < 32 else Image.Resampling.LANCZOS))
     return frames
