@@ -99,3 +99,22 @@ def test_bad_input_raises_clear_errors():
         run([np.zeros((3, 3))] * 5)
     with pytest.raises(ValueError, match="n_clusters"):
         run(spaces, n_clusters=1)
+    with pytest.raises(ValueError, match="n_init"):
+        run(spaces, n_init=0)
+
+
+def test_restarts_keep_the_run_with_the_lowest_inertia():
+    spaces, truth = planted_spaces(seed=4)
+    single = [run(spaces, seed=5, n_init=1, max_iter=1)]
+    best = run(spaces, seed=5, n_init=4, max_iter=1)
+    inertias = best.extra["inertias"]
+    assert len(inertias) == 4
+    # restart 0 is exactly the single run
+    np.testing.assert_allclose(inertias[0], single[0].extra["inertia"])
+    assert best.extra["inertia"] == min(inertias)
+    assert best.extra["restart"] == int(np.argmin(inertias))
+    # the reported inertia is the sum of each sample's GW to its own centre
+    d = best.extra["distances"]
+    np.testing.assert_allclose(best.extra["inertia"], d[np.arange(len(spaces)), best.labels].sum())
+    # and is never worse than any single restart
+    assert best.extra["inertia"] <= single[0].extra["inertia"] + 1e-12

@@ -78,8 +78,9 @@ class DetectionConfig:
         cap on points, distance unit.
     n_neighbors : int
         Neighbours of the SpRAy graph.
-    gw_max_iter, barycenter_size, barycenter_samples, barycenter_steps : int
-        GW k-means: rounds, points of a barycenter, members per barycenter, solver steps per barycenter.
+    gw_max_iter, gw_n_init, barycenter_size, barycenter_samples, barycenter_steps : int
+        GW k-means: rounds, restarts (the lowest GW inertia wins), points of a barycenter,
+        members per barycenter, block-coordinate steps per barycenter.
     n_components : int
         Dimensions of Activation Clustering.
     topk : int
@@ -100,6 +101,7 @@ class DetectionConfig:
     space_scale: str = "grid"
     n_neighbors: int = 10
     gw_max_iter: int = 20
+    gw_n_init: int = 1
     barycenter_size: int = 32
     barycenter_samples: int = 10
     barycenter_steps: int = 5
@@ -191,7 +193,7 @@ def run_detector(name: str, data: ClassData, config: DetectionConfig = Detection
     seed = config.seed
     if name == "gw_kmeans":
         return gw_kmeans(spaces_of(data, config, progress), max_iter=config.gw_max_iter, barycenter_size=config.barycenter_size, barycenter_samples=config.barycenter_samples,
-                         barycenter_steps=config.barycenter_steps, seed=seed, progress=progress)
+                         barycenter_steps=config.barycenter_steps, seed=seed, n_init=config.gw_n_init, progress=progress)
     if name == "spray_euclidean":
         features = rep.heatmap_features(data.maps, config.heatmap_normalization, config.pool)
         return spray(rep.euclidean_distances(features), n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)

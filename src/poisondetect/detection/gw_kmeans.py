@@ -93,6 +93,49 @@ def _default_barycenter(steps: int, **options: Any) -> Barycenter:
     return lambda members, size, seed: gw_barycenter(members, n_points=size, n_steps=steps, **options)
 
 
+def _one_run(spaces, n_clusters, max_iter, barycenter_size, barycenter_samples, seed, restart, distances_to, barycenter, progress) -> dict[str, Any]:
+    """One k-means++ seeding and Lloyd loop; restart 0 uses the original key purposes (so ``n_init=1`` is unchanged)."""
+    n = len(spaces)
+    tag = "" if restart == 0 else f"restart{restart}:"
+    # 1. k-means++ seeding on one consistent GW scale
+    seeds = [int(np.argmin(content_keys(spaces, seed, tag + "first")))]
+    distances = distances_to([spaces[seeds[0]]])
+    for j in range(1, n_clusters):
+        nearest = distances.min(axis=1)
+        seeds.append(weighted_choice(content_keys(spaces, seed, f"{tag}seed{j}"), nearest))
+        distances = np.hstack([distances, distances_to([spaces[seeds[-1]]])])
+    labels = np.argmin(distances, axis=1)
+    history = [labels.copy()]
+    centers: list[Any] = [spaces[s] for s in seeds]
+    converged = False
+    iteration = 0
+    subset_keys = content_keys(spaces, seed, tag + "barycenter")
+    bar = tqdm(range(max_iter), desc="GW k-means" if restart == 0 else f"GW k-means (restart {restart})", disable=not progress)
+    for iteration in bar:
+        # 3. update: barycenter of (a subset of) each cluster's members
+        for j in range(n_clusters):
+            members = np.flatnonzero(labels == j)
+            if members.size == 0:  # empty cluster: restart it at the worst-served sample
+                centers[j] = spaces[int(np.argmax(distances[np.arange(n), labels]))]
+                continue
+            if barycenter_samples is not None and members.size > barycenter_samples:
+                members = members[np.argsort(subset_keys[members], kind="stable")[:barycenter_samples]]
+            centers[j] = spaces[members[0]] if members.size == 1 else barycenter([spaces[i] for i in members], barycenter_size, seed + j)
+        # 2. assignment to the nearest barycenter
+        distances = distances_to(centers)
+        new_labels = np.argmin(distances, axis=1)
+        history.append(new_labels.copy())
+        changed = int(np.sum(new_labels != labels))
+        labels = new_labels
+        bar.set_postfix(changed=changed)
+        if changed == 0:
+            converged = True
+            break
+    inertia = float(distances[np.arange(n), labels].sum())
+    return {"labels": labels, "distances": distances, "centers": centers, "seeds": seeds, "history": history,
+            "iterations": iteration + 1, "converged": converged, "inertia": inertia}
+
+
 def gw_kmeans(
     spaces: Sequence[Any],
     n_clusters: int = 2,
@@ -102,6 +145,7 @@ def gw_kmeans(
     barycenter_samples: int | None = 10,
     barycenter_steps: int = 5,
     seed: int = 0,
+    n_init: int = 1,
     distance_to_centers: DistanceToCenters | None = None,
     barycenter: Barycenter | None = None,
     progress: bool = True,
@@ -125,6 +169,10 @@ def gw_kmeans(
         ``barycenter`` is given); the centres are refined again in every round.
     seed : int
         Seed of every random choice.
+    n_init : int
+        Independent k-means++ starts (restarts); the run with the lowest GW
+        inertia :math:`\\sum_i GW(X_i, c_{\\ell_i})` is kept, as in Euclidean
+        k-means. Restart 0 is the single run of ``n_init=1``.
     distance_to_centers, barycenter : callable, optional
         The GW solver (defaults: :func:`poisondetect.transport.gw_to_centers` and
         :func:`poisondetect.transport.gw_barycenter`).
@@ -153,6 +201,8 @@ def gw_kmeans(
         raise ValueError(f"n_clusters must be an integer in [2, n-1] = [2, {n - 1}], got {n_clusters!r}")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
     if not isinstance(barycenter_size, (int, np.integer)) or barycenter_size < 1:
         raise ValueError(f"barycenter_size must be a positive integer, got {barycenter_size!r}")
     if barycenter_samples is not None and barycenter_samples < 1:
@@ -167,40 +217,11 @@ def gw_kmeans(
         return np.clip(d, 0.0, None)
 
     with stopwatch() as clock:
-        # 1. k-means++ seeding on one consistent GW scale
-        seeds = [int(np.argmin(content_keys(spaces, seed, "first")))]
-        distances = distances_to([spaces[seeds[0]]])
-        for j in range(1, n_clusters):
-            nearest = distances.min(axis=1)
-            seeds.append(weighted_choice(content_keys(spaces, seed, f"seed{j}"), nearest))
-            distances = np.hstack([distances, distances_to([spaces[seeds[-1]]])])
-        labels = np.argmin(distances, axis=1)
-        history = [labels.copy()]
-        centers: list[Any] = [spaces[s] for s in seeds]
-        converged = False
-        iteration = 0
-        subset_keys = content_keys(spaces, seed, "barycenter")
-        bar = tqdm(range(max_iter), desc="GW k-means", disable=not progress)
-        for iteration in bar:
-            # 3. update: barycenter of (a subset of) each cluster's members
-            for j in range(n_clusters):
-                members = np.flatnonzero(labels == j)
-                if members.size == 0:  # empty cluster: restart it at the worst-served sample
-                    centers[j] = spaces[int(np.argmax(distances[np.arange(n), labels]))]
-                    continue
-                if barycenter_samples is not None and members.size > barycenter_samples:
-                    members = members[np.argsort(subset_keys[members], kind="stable")[:barycenter_samples]]
-                centers[j] = spaces[members[0]] if members.size == 1 else barycenter([spaces[i] for i in members], barycenter_size, seed + j)
-            # 2. assignment to the nearest barycenter
-            distances = distances_to(centers)
-            new_labels = np.argmin(distances, axis=1)
-            history.append(new_labels.copy())
-            changed = int(np.sum(new_labels != labels))
-            labels = new_labels
-            bar.set_postfix(changed=changed)
-            if changed == 0:
-                converged = True
-                break
+        runs = [_one_run(spaces, n_clusters, max_iter, barycenter_size, barycenter_samples, seed, restart, distances_to, barycenter, progress)
+                for restart in range(n_init)]
+        inertias = [run["inertia"] for run in runs]
+        best = runs[int(np.argmin(inertias))]  # ties: the earliest restart
+        labels, distances, centers = best["labels"], best["distances"], best["centers"]
         flagged_cluster = smallest_cluster(labels)
         scores = margin_scores(distances, flagged_cluster)
         own = distances[np.arange(n), labels]
@@ -213,12 +234,15 @@ def gw_kmeans(
         scores=scores,
         labels=labels.astype(np.int64),
         extra={
-            "history": history,
+            "history": best["history"],
             "distances": distances,
             "barycenters": centers,
-            "seeds": seeds,
-            "iterations": iteration + 1,
-            "converged": converged,
+            "seeds": best["seeds"],
+            "iterations": best["iterations"],
+            "converged": best["converged"],
+            "inertia": best["inertia"],
+            "inertias": inertias,
+            "restart": int(np.argmin(inertias)),
             "silhouette": silhouette,
             "split_score": silhouette,
         },
