@@ -229,3 +229,135 @@ def test_signdata_rejects_mismatched_lengths():
     arrays = {**_valid_arrays(), "train_labels": np.zeros(5, np.int64)}
     with pytest.raises(ValueError, match="train_labels"):
         SignData(name="x", **arrays)
+
+
+# --------------------------------------------------------------------------- SynthSigns
+
+from poisondetect.data import synthetic  # noqa: E402
+
+SMALL = dict(n_train=60, n_test=24, classes=(1, 2, 14, 38), frames_per_track=4)
+
+
+@pytest.fixture(scope="module")
+def small_synth() -> SignData:
+    return synthetic.generate(seed=0, **SMALL)
+
+
+def test_synth_format_and_classes(small_synth):
+    s = small_synth
+    assert s.train_images.dtype == np.uint8 and s.train_images.shape[1:] == (32, 32, 3)
+    assert s.test_images.dtype == np.uint8 and s.test_images.shape[1:] == (32, 32, 3)
+    assert s.train_labels.dtype == np.int64 and s.train_tracks.dtype == np.int64
+    assert set(s.classes) == set(SMALL["classes"]) == set(np.unique(s.test_labels))
+    assert len(s.train_labels) % SMALL["frames_per_track"] == 0
+    # no test image is a training image (test tracks are other physical signs)
+    train_bytes = {image.tobytes() for image in s.train_images}
+    assert not any(image.tobytes() in train_bytes for image in s.test_images)
+
+
+def test_synth_is_deterministic(small_synth):
+    again = synthetic.generate(seed=0, **SMALL)
+    for name in ("train_images", "train_labels", "train_tracks", "test_images", "test_labels"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(small_synth, name))
+    other = synthetic.generate(seed=1, **SMALL)
+    assert not np.array_equal(other.train_images, small_synth.train_images)
+
+
+def test_synth_tracks_are_contiguous_and_numbered(small_synth):
+    s, f = small_synth, SMALL["frames_per_track"]
+    labels = s.train_labels.reshape(-1, f)
+    tracks = s.train_tracks.reshape(-1, f)
+    assert (labels == labels[:, :1]).all() and (tracks == tracks[:, :1]).all()  # a track shares label and id
+    for label in s.classes:
+        ids = tracks[labels[:, 0] == label, 0]
+        np.testing.assert_array_equal(ids, np.arange(len(ids)))  # unique within the class
+    # frames of a track show one sign, other tracks others: frames are closer within a track
+    images = s.train_images.reshape(-1, f, 32 * 32 * 3).astype(float)
+    within = np.abs(images[:, -1] - images[:, -2]).mean()
+    between = np.abs(images[1:, -1] - images[:-1, -1]).mean()
+    assert within < 0.7 * between
+
+
+def test_synth_resolution_grows_along_a_track():
+    """Late frames are captured at higher native resolution: more fine detail."""
+    def detail(images):
+        grey = images.astype(float).mean(-1)
+        return np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2))
+    first, last = [], []
+    for track in range(12):
+        frames = synthetic.render_track(2, synthetic.track_rng(0, "train", 2, track), 6)
+        first.append(detail(frames[:1])[0])
+        last.append(detail(frames[-1:])[0])
+    assert np.mean(last) > 1.2 * np.mean(first)
+
+
+def test_allocate_tracks_follows_gtsrb_proportions():
+    weights = np.array(synthetic.GTSRB_TRAIN_COUNTS)[list(synthetic.SYNTH_CLASSES)]
+    tracks = synthetic.allocate_tracks(20_000, weights, 10)
+    assert tracks.sum() == 2_000
+    np.testing.assert_allclose(tracks, 2_000 * weights / weights.sum(), atol=1)
+    assert tracks[synthetic.SYNTH_CLASSES.index(0)] < tracks[synthetic.SYNTH_CLASSES.index(2)] / 5  # 20 km/h is rare
+    tiny = synthetic.allocate_tracks(10, weights, 10)
+    assert (tiny >= 1).all()  # every class keeps a track
+
+
+def test_synth_class_sizes_follow_allocation(small_synth):
+    weights = np.array(synthetic.GTSRB_TRAIN_COUNTS)[list(SMALL["classes"])]
+    expected = synthetic.allocate_tracks(SMALL["n_train"], weights, SMALL["frames_per_track"]) * SMALL["frames_per_track"]
+    np.testing.assert_array_equal(small_synth.class_counts()[list(SMALL["classes"])], expected)
+
+
+def test_synth_signs_have_their_colours():
+    """Stop signs are red, keep-right signs blue, priority-road signs yellow, in the sign's centre."""
+    def centre_mean(label):
+        frames = np.concatenate([synthetic.render_track(label, synthetic.track_rng(0, "train", label, k), 3) for k in range(10)])
+        return frames[:, 10:22, 10:22].reshape(-1, 3).astype(float).mean(0)
+    stop, keep_right, priority = centre_mean(14), centre_mean(38), centre_mean(12)
+    assert stop[0] - stop[2] > keep_right[0] - keep_right[2] + 40
+    assert keep_right[2] - keep_right[0] > 20
+    assert priority[:2].mean() - priority[2] > 30  # yellow: red and green above blue
+
+
+def test_synth_speed_limits_differ_only_in_their_digits():
+    """Drawn with the same random stream, 30 and 80 km/h differ only in the first digit,
+    the hard pair of GTSRB: every differing pixel is inside the white disc, left of centre."""
+    sign30 = synthetic.draw_sign(1, np.random.default_rng(7))
+    sign80 = synthetic.draw_sign(5, np.random.default_rng(7))
+    differ = np.any(sign30 != sign80, axis=2)
+    assert differ.sum() > 200  # the digit is drawn
+    yy, xx = np.nonzero(differ)
+    (cx, cy), radius = synthetic._CENTRE, synthetic._RADIUS
+    assert np.hypot(xx - cx, yy - cy).max() < 0.8 * radius
+    assert xx.max() < cx + 0.1 * radius
+
+
+def test_perspective_coefficients_map_points_back():
+    source = np.array([[0, 0], [128, 0], [128, 160], [0, 160]], float)
+    target = synthetic.project((source - [64, 60]) / 54, 0.5, -0.2, 0.1, 6.0) * 20 + 16
+    a, b, c, d, e, g, h, k = synthetic.perspective_coefficients(source, target)
+    X, Y = target[:, 0], target[:, 1]
+    den = h * X + k * Y + 1
+    np.testing.assert_allclose(np.c_[(a * X + b * Y + c) / den, (d * X + e * Y + g) / den], source, atol=1e-8)
+    flat = np.array([[1.0, 0.0], [0.0, -1.0], [0.3, 0.2]])
+    np.testing.assert_allclose(synthetic.project(flat, 0, 0, 0, 5.0), flat)  # facing the camera: unchanged
+
+
+def test_synth_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="SYNTH_CLASSES"):
+        synthetic.generate(50, 20, classes=(1, 6))
+    with pytest.raises(ValueError, match="frames_per_track"):
+        synthetic.generate(50, 20, frames_per_track=0)
+
+
+def test_synth_load_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("POISONDETECT_ARTIFACTS", str(tmp_path))
+    first = synthetic.load("smoke")
+    stored = list((tmp_path / "synthsigns").glob("*.npz"))
+    assert len(stored) == 1
+    n_train, n_test = synthetic.PROFILE_SIZES["smoke"]
+    assert abs(len(first.train_labels) - n_train) <= 30 and abs(len(first.test_labels) - n_test) <= 30
+    assert set(first.classes) == set(synthetic.SYNTH_CLASSES)
+    second = synthetic.load("smoke")
+    np.testing.assert_array_equal(second.train_images, first.train_images)
+    with pytest.raises(ValueError, match="profile"):
+        synthetic.load("huge")

@@ -226,12 +226,15 @@ def _font_path() -> str:
 
 @lru_cache(maxsize=64)
 def _text_mask(text: str, stroke: int) -> Image.Image:
-    """``text`` in bold type as an 8-bit mask, cropped to its ink."""
+    """``text`` in bold type as an 8-bit mask. The box is the typographic one (advance
+    width, digit height), not the ink, so that "30" and "80" put their "0" at the
+    same place, as the stencils of real signs do."""
     font = ImageFont.truetype(_font_path(), 120)
-    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
-    mask = Image.new("L", (right - left + 4, bottom - top + 4), 0)
-    ImageDraw.Draw(mask).text((2 - left, 2 - top), text, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
-    return mask.crop(mask.getbbox())
+    _, top, _, bottom = font.getbbox("0123456789STOP", stroke_width=stroke)
+    width = math.ceil(font.getlength(text)) + 2 * stroke
+    mask = Image.new("L", (width, bottom - top), 0)
+    ImageDraw.Draw(mask).text((stroke, -top), text, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
+    return mask
 
 
 def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: float) -> tuple[int, ...]:
@@ -493,8 +496,8 @@ def render_track(label: int, rng: np.random.Generator, n_frames: int) -> np.ndar
             image = image.filter(ImageFilter.GaussianBlur(focus * res / 48))
         frame = np.asarray(image, dtype=np.float32) / 255.0
         ramp = _ramp(res, rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.35))
-        gain = brightness * math.exp(rng.normal(0, 0.08)) * cast * ramp
-        frame = np.clip(frame * gain, 0, 1) ** gamma * 255 + rng.normal(0, noise, frame.shape)
+        gain = (brightness * math.exp(rng.normal(0, 0.08)) * cast).astype(np.float32) * ramp
+        frame = np.clip(frame * gain, 0, 1) ** np.float32(gamma) * 255 + noise * rng.standard_normal(frame.shape, np.float32)
         image = Image.fromarray(np.clip(frame, 0, 255).round().astype(np.uint8))
         frames[i] = np.asarray(image.resize((32, 32), Image.Resampling.BILINEAR if res < 32 else Image.Resampling.LANCZOS))
     return frames
@@ -511,6 +514,11 @@ def _motion_blur(frame: np.ndarray, length: float, angle: float) -> np.ndarray:
 
 def _ramp(res: int, direction: float, strength: float) -> np.ndarray:
     """Brightness varying linearly across the frame by +-``strength``, (res, res, 1)."""
-    coords = np.linspace(-1, 1, res, dtype=np.float32)
-    ramp = math.cos(direction) * coords[None, :] + math.sin(direction) * coords[:, None]
-    return (1.0 + strength * ramp)[..., None]
+    coords = _coords(res)
+    ramp = np.float32(strength * math.cos(direction)) * coords[None, :] + np.float32(strength * math.sin(direction)) * coords[:, None]
+    return (1.0 + ramp)[..., None]
+
+
+@lru_cache(maxsize=128)
+def _coords(res: int) -> np.ndarray:
+    return np.linspace(-1, 1, res, dtype=np.float32)
