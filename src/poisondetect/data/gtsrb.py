@@ -8,7 +8,7 @@ training set (with the track id of every physical sign) and the official test se
 ``torchvision.datasets.GTSRB`` downloads. ``python -m poisondetect.data.gtsrb``
 (``make data``) builds the cache when it is missing.
 
-References: ``stallkamp2012gtsrb`` (the benchmark and its official split).
+References: ``stallkamp2012`` (the benchmark and its official split).
 
 Layout of the release as torchvision unpacks it below ``<root>/gtsrb``::
 

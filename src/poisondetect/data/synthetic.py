@@ -4,7 +4,7 @@ Every chapter must run offline on a fresh machine, so the default data set is dr
 rather than downloaded. SynthSigns keeps the GTSRB class ids and the GTSRB array
 format (:class:`~poisondetect.data.SignData`) for thirteen classes: the eight speed
 limits (ids 0, 1, 2, 3, 4, 5, 7, 8), priority road (12), yield (13), stop (14), no
-entry (17) and keep right (38). Like GTSRB :cite:`stallkamp2012gtsrb` it is built
+entry (17) and keep right (38). Like GTSRB :cite:`stallkamp2012` it is built
 from *tracks*: a track is one physical sign with its own colours, wear, lettering,
 pole, background and viewing angle, seen in ``frames_per_track`` frames as the
 camera approaches, so that its native resolution grows from about 13 to 70 pixels
