@@ -325,6 +325,9 @@ def pct(value: float) -> str:
 
 
 by_method = {m: detection_metrics(truth, r) for m, r in results.items()}
+others_auroc = (spray_metrics["auroc"], by_method["concentration_topk"]["auroc"])
+hc_verdict = ("below both" if hc_metrics["auroc"] < min(others_auroc)
+              else "between the two" if hc_metrics["auroc"] < max(others_auroc) else "above both")
 ch.write_numbers({
     "DetectInspected": cls.n,
     "DetectPoisoned": int(cls.is_poison.sum()),
@@ -335,6 +338,7 @@ ch.write_numbers({
     "DetectHcTPR": pct(hc_metrics["tpr"]),
     "DetectHcTNR": pct(hc_metrics["tnr"]),
     "DetectHcAUROC": pct(hc_metrics["auroc"]),
+    "DetectHcVerdict": hc_verdict,
     "DetectSprayAUROC": pct(spray_metrics["auroc"]),
     "DetectTopkTPR": pct(by_method["concentration_topk"]["tpr"]),
     "DetectTopkTNR": pct(by_method["concentration_topk"]["tnr"]),
