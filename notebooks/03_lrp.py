@@ -42,21 +42,19 @@ import torch
 from torch import nn
 
 from poisondetect import data, report
-from poisondetect.attacks import AmplitudePattern, AttackExperiment, BadNets, LabelConsistent, Sticker, poisoned_model
+from poisondetect.attacks import AmplitudePattern, LabelConsistent, poisoned_model, showcase_experiment
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
 from poisondetect.explain import ExplainSettings, explain, heatmaps_for, relevance_magnitude
 
 ch = report.Chapter("03_lrp", profile, dataset)
-model_name = by_profile(profile, smoke="net", quick="net", full="inception")
 n_conservation = by_profile(profile, smoke=16, quick=300, full=1000)
 amplitudes = by_profile(profile, smoke=(255,), quick=(255, 32), full=(255, 128, 64, 32))
 # the attributions that sample many forward passes are cut down in the smoke run
 grid_settings = by_profile(profile, smoke=ExplainSettings(smoothgrad_samples=4, ig_steps=4, occlusion_window=8, occlusion_stride=8),
                            quick=ExplainSettings(), full=ExplainSettings())
-SOURCE, TARGET = 2, 5
-exp = AttackExperiment(dataset=dataset, profile=profile, model=model_name, seed=seed,
-                       attack=BadNets(source=SOURCE, target=TARGET, poison_share=0.15, trigger=Sticker(size=3)))
+exp = showcase_experiment(dataset, profile, seed)
+model_name, SOURCE, TARGET = exp.model, exp.attack.source, exp.attack.target
 print(f"model {model_name}; attack: 3x3 sticker on {data.class_name(SOURCE)}, relabelled {data.class_name(TARGET)}")
 
 # %% [markdown]

@@ -51,21 +51,19 @@ from scipy.spatial.distance import directed_hausdorff
 
 from poisondetect import report
 from poisondetect import transport as tr
-from poisondetect.attacks import AttackExperiment, BadNets, Sticker, poisoned_model
+from poisondetect.attacks import poisoned_model, showcase_experiment
 from poisondetect.config import by_profile
 from poisondetect.explain import heatmaps_for
 
 ch = report.Chapter("04_optimal_transport", profile, dataset)
 PAL = report.PALETTE
-model_name = by_profile(profile, smoke="net", quick="net", full="inception")
 n_explained = by_profile(profile, smoke=6, quick=24, full=40)    # clean and poisoned heatmaps each
 n_bary = by_profile(profile, smoke=2, quick=8, full=16)          # heatmaps averaged by each barycenter
 n_eps_pairs = by_profile(profile, smoke=4, quick=40, full=200)   # pairs in the epsilon study
 bary_iter = by_profile(profile, smoke=1, quick=10, full=20)
 max_points = by_profile(profile, smoke=24, quick=64, full=64)
-SOURCE, TARGET = 2, 5  # 50 km/h -> 80 km/h, as in chapters 2 and 3
-exp = AttackExperiment(dataset=dataset, profile=profile, model=model_name, seed=seed,
-                       attack=BadNets(source=SOURCE, target=TARGET, poison_share=0.15, trigger=Sticker(size=3)))
+exp = showcase_experiment(dataset, profile, seed)  # 50 km/h -> 80 km/h, as in chapters 2 and 3
+SOURCE, TARGET = exp.attack.source, exp.attack.target
 rng = np.random.default_rng(seed)
 numbers = {}
 
@@ -405,7 +403,7 @@ start = time.perf_counter()
 for row, (ids, name) in enumerate(((clean_ids, "clean"), (poison_ids, "poisoned"))):
     members = ids[:n_bary]
     spaces = [tr.heatmap_to_space(maps[i], mass=0.99, max_points=max_points) for i in members]
-    bary = tr.gw_barycenter(spaces, n_points=max_points // 2, max_iter=bary_iter)
+    bary = tr.gw_barycenter(spaces, n_points=max_points // 2, n_steps=bary_iter)
     X = diagonal * tr.mds_embedding(bary)
     report.show_heatmap(axes[row, 0], maps[members].mean(0))
     axes[row, 0].set_title(f"pixel mean of {len(members)} {name} maps", fontsize=8)

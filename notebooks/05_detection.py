@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from poisondetect import data, report
-from poisondetect.attacks import AttackExperiment, BadNets, Sticker, clean_experiment
+from poisondetect.attacks import clean_experiment, showcase_experiment
 from poisondetect.config import by_profile
 from poisondetect.detection import (
     affinity_graph, detection_metrics, gw_kmeans, laplacian_spectrum, normalized_laplacian,
@@ -58,9 +58,8 @@ from poisondetect.detection.metrics import confusion
 from poisondetect.transport import mds_embedding
 
 ch = report.Chapter("05_detection", profile, dataset)
-model_name = by_profile(profile, smoke="net", quick="net", full="inception")
-exp = AttackExperiment(dataset=dataset, profile=profile, model=model_name,
-                       attack=BadNets(source=2, target=5, poison_share=0.15, trigger=Sticker(size=3)), seed=seed)
+exp = showcase_experiment(dataset, profile, seed)
+model_name = exp.model
 config = DetectionConfig(max_samples=by_profile(profile, smoke=None, quick=600, full=None), seed=seed,
                          gw_max_iter=by_profile(profile, smoke=2, quick=20, full=20),
                          barycenter_steps=by_profile(profile, smoke=2, quick=5, full=5))

@@ -246,7 +246,7 @@ def test_pairwise_matrix_and_centres_agree(rng):
 
 def test_barycenter_of_identical_spaces_is_that_space(rng):
     s = random_space(rng, 7)
-    bary = gw_barycenter([s, s, s], n_points=7, p=s.p, epsilon=1e-3, eps_start=0.2, max_iter=20, inner_iter=50, final_iter=500)
+    bary = gw_barycenter([s, s, s], n_points=7, p=s.p, epsilon=1e-3, eps_start=0.2, n_steps=20, inner_iter=50, final_iter=500)
     assert exact_gw(bary, s).value < 1e-3 * np.mean(s.C**2)
     X = mds_embedding(bary)
     assert X.shape == (7, 2)
@@ -254,10 +254,10 @@ def test_barycenter_of_identical_spaces_is_that_space(rng):
 
 def test_barycenter_is_between_two_spaces(rng):
     s, t = random_space(rng, 6), random_space(rng, 6)
-    bary = gw_barycenter([s, t], n_points=6, max_iter=5)
+    bary = gw_barycenter([s, t], n_points=6, n_steps=5)
     assert exact_gw(bary, s).value < exact_gw(s, t).value
     assert exact_gw(bary, t).value < exact_gw(s, t).value
-    kl = gw_barycenter([s, t], n_points=6, loss="kl", max_iter=3)
+    kl = gw_barycenter([s, t], n_points=6, loss="kl", n_steps=3)
     assert np.all(np.isfinite(kl.C)) and np.all(kl.C >= 0)
 
 

@@ -9,7 +9,7 @@ See :mod:`.poisoning` (attacks and :class:`PoisonedSet`), :mod:`.triggers`,
 
 from .experiment import (
     AttackExperiment, attack_report, clean_experiment, default_train_config, load_data,
-    poisoned_data, poisoned_model, surrogate_model,
+    poisoned_data, poisoned_model, showcase_experiment, surrogate_model,
 )
 from .metrics import attack_success_rate, attacked_classes, clean_accuracy, per_class_success
 from .pgd import pgd_linf
@@ -26,5 +26,5 @@ __all__ = [
     "attack_params", "attack_report", "attack_success_rate", "attacked_classes", "clean_accuracy",
     "clean_experiment", "clean_set", "default_train_config", "load_data", "per_class_success",
     "flip_horizontal", "pgd_linf", "poison", "poisoned_data", "poisoned_model", "rescale", "shift",
-    "surrogate_model",
+    "showcase_experiment", "surrogate_model",
 ]

@@ -111,6 +111,18 @@ class AttackExperiment:
         return dataclasses.replace(self, **changes)
 
 
+def showcase_experiment(dataset: str, profile: str, seed: int = 0) -> AttackExperiment:
+    """The poisoned model that the LRP, transport and detection chapters inspect.
+
+    Standard attack 50 km/h (2) -> 80 km/h (5) with a 3x3 yellow-green sticker,
+    15 % of the final target class poisoned; the thesis small network in the
+    smoke and quick profiles, the simplified Inception v3 in the full profile.
+    """
+    model = by_profile(profile, smoke="net", quick="net", full="inception")
+    attack = poisoning.BadNets(source=2, target=5, poison_share=0.15, trigger=triggers.Sticker(size=3))
+    return AttackExperiment(dataset=dataset, profile=profile, model=model, attack=attack, seed=seed)
+
+
 def clean_experiment(exp: AttackExperiment, model: str | None = None) -> AttackExperiment:
     """The same experiment without attack (optionally with another model): the clean baseline / surrogate."""
     return exp.replace(attack=None, model=model or exp.model)

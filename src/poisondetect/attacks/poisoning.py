@@ -36,6 +36,17 @@ from .pgd import pgd_linf, to_uint8_pixels
 from .triggers import AmplitudePattern, BlendPattern, Sticker, Trigger
 
 
+def _check_relabelling(attack, trigger_type: type) -> None:
+    """Validate a dirty-label attack: two different known classes, a share in (0, 1), the right trigger."""
+    _check_class(attack.source, "source")
+    _check_class(attack.target, "target")
+    if attack.source == attack.target:
+        raise ValueError(f"source and target must differ, both are {attack.source} ({class_name(attack.source)})")
+    _check_share(attack.poison_share)
+    if not isinstance(attack.trigger, trigger_type):
+        raise TypeError(f"{type(attack).__name__}.trigger must be a {trigger_type.__name__}, got {type(attack.trigger).__name__}")
+
+
 def _check_class(value: int, name: str) -> None:
     if not isinstance(value, (int, np.integer)) or not 0 <= int(value) < N_CLASSES:
         raise ValueError(f"{name} must be a GTSRB class id in 0..{N_CLASSES - 1}, got {value!r}")
@@ -71,13 +82,7 @@ class BadNets:
     by_track: bool = False
 
     def __post_init__(self) -> None:
-        _check_class(self.source, "source")
-        _check_class(self.target, "target")
-        if self.source == self.target:
-            raise ValueError(f"source and target must differ, both are {self.source} ({class_name(self.source)})")
-        _check_share(self.poison_share)
-        if not isinstance(self.trigger, Sticker):
-            raise TypeError(f"BadNets.trigger must be a Sticker, got {type(self.trigger).__name__}")
+        _check_relabelling(self, Sticker)
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,7 @@ class Blended:
     by_track: bool = False
 
     def __post_init__(self) -> None:
-        _check_class(self.source, "source")
-        _check_class(self.target, "target")
-        if self.source == self.target:
-            raise ValueError(f"source and target must differ, both are {self.source} ({class_name(self.source)})")
-        _check_share(self.poison_share)
-        if not isinstance(self.trigger, BlendPattern):
-            raise TypeError(f"Blended.trigger must be a BlendPattern, got {type(self.trigger).__name__}")
+        _check_relabelling(self, BlendPattern)
 
 
 @dataclass(frozen=True)

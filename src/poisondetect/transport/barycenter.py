@@ -23,7 +23,6 @@ with :math:`T_s \\in \\Pi(p, p_s)` of shape (N, n_s) and the division elementwis
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,7 +63,6 @@ def gw_barycenter(
     init: MetricMeasureSpace | np.ndarray | None = None,
     *,
     solver_max_iter: int | None = None,
-    max_iter: int | None = None,
     **solver_options,
 ) -> MetricMeasureSpace:
     """GW barycenter of ``spaces`` with ``n_points`` points.
@@ -88,8 +86,6 @@ def gw_barycenter(
     solver_max_iter : int, optional
         ``max_iter`` of :func:`~poisondetect.transport.gromov.entropic_gw_batch`
         (its projected-gradient steps per coupling); default: the solver's.
-    max_iter : int, optional
-        Deprecated alias of ``n_steps`` (it used to shadow the solver's ``max_iter``).
     **solver_options
         Other options of :func:`~poisondetect.transport.gromov.entropic_gw_batch` (``epsilon`` ...).
 
@@ -98,10 +94,6 @@ def gw_barycenter(
     MetricMeasureSpace
         ``C`` of shape (N, N) and ``p``; no coordinates (see :func:`mds_embedding`).
     """
-    if max_iter is not None:
-        warnings.warn("gw_barycenter(max_iter=...) is deprecated: it counts barycenter steps, pass n_steps instead "
-                      "(solver_max_iter sets the GW solver's max_iter)", DeprecationWarning, stacklevel=2)
-        n_steps = max_iter
     spaces = list(spaces)
     if not spaces:
         raise ValueError("spaces is empty: a barycenter needs at least one space")
