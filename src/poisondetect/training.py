@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from . import artifacts, models
 from .data import track_split, transforms
+from .models import head as _head
 from .models import inception as _inception
 from .models import net as _net
 from .models import vgg as _vgg
@@ -267,7 +268,7 @@ def split(labels: np.ndarray, tracks: np.ndarray, config: TrainConfig) -> tuple[
 
 
 #: Code whose changes invalidate cached models.
-CODE: tuple[ModuleType, ...] = (_net, _inception, _vgg)
+CODE: tuple[ModuleType, ...] = (_net, _inception, _vgg, _head)
 
 
 def trained_model(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .head import dense_head
+
 
 class BasicConv(nn.Sequential):
     """Conv2d (no bias) -> BatchNorm2d -> ReLU, children named ``conv``, ``bn``, ``relu``."""
@@ -74,15 +76,7 @@ class SimplifiedInception(nn.Module):
         for i in (1, 2, 3):
             self.reduce.add_module(f"conv{i}", BasicConv(256, 256, 2))
             self.reduce.add_module(f"pool{i + 1}", nn.MaxPool2d(2))
-        self.head = nn.Sequential()
-        self.head.add_module("flatten", nn.Flatten())
-        self.head.add_module("fc1", nn.Linear(256, 256))
-        self.head.add_module("relu1", nn.ReLU())
-        self.head.add_module("drop1", nn.Dropout(dropout))
-        self.head.add_module("fc2", nn.Linear(256, 128))
-        self.head.add_module("relu2", nn.ReLU())
-        self.head.add_module("drop2", nn.Dropout(dropout))
-        self.head.add_module("fc3", nn.Linear(128, n_classes))
+        self.head = dense_head(256, 256, 128, n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images (N, 3, 32, 32) -> logits (N, n_classes)."""

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
+from .head import dense_head
+
 
 class VGG16(nn.Module):
     """VGG16 with BatchNorm for 32x32 RGB inputs; returns logits (N, n_classes).
@@ -35,15 +37,7 @@ class VGG16(nn.Module):
         for index, layer in enumerate(self.features):
             if isinstance(layer, nn.ReLU):
                 self.features[index] = nn.ReLU()
-        self.classifier = nn.Sequential()
-        self.classifier.add_module("flatten", nn.Flatten())
-        self.classifier.add_module("fc1", nn.Linear(512, 512))
-        self.classifier.add_module("relu1", nn.ReLU())
-        self.classifier.add_module("drop1", nn.Dropout(dropout))
-        self.classifier.add_module("fc2", nn.Linear(512, 512))
-        self.classifier.add_module("relu2", nn.ReLU())
-        self.classifier.add_module("drop2", nn.Dropout(dropout))
-        self.classifier.add_module("fc3", nn.Linear(512, n_classes))
+        self.classifier = dense_head(512, 512, 512, n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images (N, 3, 32, 32) -> logits (N, n_classes)."""
