@@ -227,11 +227,8 @@ markers = {1: "s", 2: "^", 3: "o"}
 for (size, part), color in zip(results.groupby("sticker"), report.PALETTE):
     part = part.sort_values("share")
     ax.plot(100 * part["share"], part["ASR"], marker=markers.get(size, "o"), color=color, label=f"sticker {size}x{size}")
-ax.set_xscale("log")
-ax.set_xticks(sorted({100 * s for shares in grid.values() for s in shares}))
-ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-ax.minorticks_off()
-ax.set(xlabel="poison share of the final target class (%)", ylabel="attack success rate (%)", ylim=(-3, 103))
+report.share_axis(ax, {100 * s for shares in grid.values() for s in shares})
+ax.set(ylabel="attack success rate (%)", ylim=(-3, 103))
 ax.legend(frameon=False)
 ch.save_figure(fig, "asr_vs_share")
 

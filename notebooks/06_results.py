@@ -176,10 +176,7 @@ for k, method in enumerate(methods):
         ax.errorbar(100 * part["share"], 100 * part[f"{key}_mean"], yerr=100 * part[f"{key}_std"].fillna(0),
                     marker=markers[k % len(markers)], ms=3, lw=1, capsize=2, label=DETECTOR_LABELS[method])
 for ax, label in ((ax_tpr, "TPR (%)"), (ax_tnr, "TNR (%)")):
-    ax.set_xscale("log")
-    ax.set_xticks([100 * s for s in shares])
-    ax.set_xticklabels([f"{100 * s:.0f}" for s in shares])
-    ax.set_xlabel("poison share of the target class (%)")
+    report.share_axis(ax, [100 * s for s in shares])
     ax.set_ylabel(label)
     ax.set_ylim(-3, 103)
 ax_tpr.set_title(f"detection rate, sticker {max(sticker_sizes)}x{max(sticker_sizes)}")

@@ -77,3 +77,14 @@ def test_numbers_name_the_profiles_that_made_the_outputs():
     report.Chapter("08_other", "smoke", "synth").write_numbers({"OtherValue": 1})
     text = (paths.figures_dir() / "numbers.tex").read_text()
     assert r"\newcommand{\GeneratedWith}{quick/gtsrb, smoke/synth}" in text
+
+
+def test_share_axis_has_one_plain_tick_per_share():
+    fig, ax = plt.subplots()
+    ax.plot([5, 15, 33], [1, 2, 3])
+    report.share_axis(ax, [33, 5, 15])
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == [5, 15, 33]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "15", "33"]
+    assert len(ax.xaxis.get_minor_locator().tick_values(1, 100)) == 0
+    plt.close(fig)

@@ -99,6 +99,15 @@ def show_image(ax: "Axes", image: np.ndarray, title: str | None = None) -> None:
         ax.set_title(title)
 
 
+def share_axis(ax: "Axes", shares_percent, label: str = "poison share of the final target class (%)") -> None:
+    """Log-scaled x axis with one plain tick per poison share (in percent) and no minor ticks."""
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(shares_percent))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.minorticks_off()
+    ax.set_xlabel(label)
+
+
 def git_commit() -> str:
     """Short hash of HEAD, with ``+dirty`` when the tree has changes; ``unknown`` outside git."""
     try:
