@@ -261,3 +261,30 @@ def test_summarize_and_wide_table_average_over_seeds():
     assert table.loc[1, "HC (GW k-means) TPR"] == "60.0"  # one seed: no std
     assert table.loc[1, "HC (GW k-means) TNR"] == "--"  # undefined
     assert table.loc[1, "AC (PCA) TPR"] == "--"  # not run
+
+
+# ----------------------------------------------------------------- experiment runner
+
+
+def class_of(maps, space_maps, truth):
+    from poisondetect.detection.experiment import ClassData
+
+    n = len(truth)
+    return ClassData(label=5, indices=np.arange(n), images=np.zeros((n, 16, 16, 3), np.uint8), is_poison=truth,
+                     activations=np.zeros((n, 4)), maps=maps, logits=np.ones(n), space_maps=space_maps)
+
+
+def test_gw_detectors_read_the_space_maps_and_spray_takes_its_cluster_count_from_the_config():
+    from poisondetect.detection.experiment import DetectionConfig, run_detector, spaces_of
+
+    stamped, truth = planted_heatmaps(n_clean=40, n_poison=8)
+    blank = np.zeros_like(stamped)  # a space of a blank map would be an error: zero relevance mass
+    data = class_of(maps=stamped, space_maps=np.clip(stamped, 0, None), truth=truth)
+    config = DetectionConfig(space_max_points=16, gw_max_iter=5, spray_clusters=3, barycenter_size=8)
+    spaces = spaces_of(data, config)
+    assert [s.n for s in spaces] == [s.n for s in spaces_of(class_of(blank, data.space_maps, truth), config)]
+    with pytest.raises(ValueError, match="mass"):
+        spaces_of(class_of(stamped, blank, truth), config)
+    assert run_detector("spray_euclidean", data, config).extra["n_clusters"] == 3
+    found = run_detector("spray_euclidean", data, DetectionConfig(spray_clusters="eigengap"))
+    assert found.extra["n_clusters"] == found.extra["eigengap_k"]

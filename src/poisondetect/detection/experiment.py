@@ -66,7 +66,13 @@ class DetectionConfig:
     Parameters
     ----------
     lrp_method : str
-        Explanation method of :func:`poisondetect.explain.heatmaps_for`.
+        Explanation method of :func:`poisondetect.explain.heatmaps_for` for the
+        pixel-grid detectors (Euclidean SpRAy, relevance concentration).
+    space_lrp_method : str
+        Explanation method of the maps that become metric-measure spaces (GW
+        k-means, GW SpRAy). The default LRP-gamma keeps a small trigger sharp;
+        EpsilonPlusFlat spreads it over the first layer's 5x5 kernel, and the
+        few points a space keeps then no longer single it out (chapter 05).
     max_samples : int or None
         Random subset of the class to inspect (None: all its images).
     heatmap_normalization : str
@@ -78,6 +84,11 @@ class DetectionConfig:
         cap on points, distance unit.
     n_neighbors : int
         Neighbours of the SpRAy graph.
+    spray_clusters : int or "eigengap"
+        Clusters of SpRAy's spectral k-means. ``"eigengap"`` (default) lets the
+        spectrum choose, as Lapuschkin et al. (2019) do: a class whose heatmaps
+        vary in more than one way (e.g. where the digits sit) then does not
+        force the poison into one of two halves.
     gw_max_iter, gw_n_init, barycenter_size, barycenter_samples, barycenter_steps : int
         GW k-means: rounds, restarts (the lowest GW inertia wins), points of a barycenter,
         members per barycenter, block-coordinate steps per barycenter.
@@ -93,6 +104,7 @@ class DetectionConfig:
     """
 
     lrp_method: str = "epsilon_plus_flat"
+    space_lrp_method: str = "gamma"
     max_samples: int | None = None
     heatmap_normalization: str = "max_abs"
     pool: int = 1
@@ -100,6 +112,7 @@ class DetectionConfig:
     space_max_points: int = 64
     space_scale: str = "grid"
     n_neighbors: int = 10
+    spray_clusters: int | str = "eigengap"
     gw_max_iter: int = 20
     gw_n_init: int = 1
     barycenter_size: int = 32
@@ -127,9 +140,11 @@ class ClassData:
     activations : ndarray (n, D)
         Penultimate-layer activations.
     maps : ndarray (n, 32, 32)
-        Channel-summed relevance maps for the class's logit.
+        Channel-summed relevance maps for the class's logit (``config.lrp_method``).
     logits : ndarray (n,)
         The explained logits.
+    space_maps : ndarray (n, 32, 32)
+        The maps that become metric-measure spaces (``config.space_lrp_method``).
     """
 
     label: int
@@ -139,6 +154,7 @@ class ClassData:
     activations: np.ndarray
     maps: np.ndarray
     logits: np.ndarray
+    space_maps: np.ndarray
 
     @property
     def n(self) -> int:
@@ -165,6 +181,10 @@ def class_data(exp: Any, label: int | None = None, config: DetectionConfig = Det
     indices = indices[rep.subsample_indices(len(indices), config.max_samples, config.seed)]
     images = poisoned.images[indices]
     explanation = heatmaps_for(model, images, target=label, method=config.lrp_method, config=exp, progress=progress)
+    if config.space_lrp_method == config.lrp_method:
+        space_maps = explanation.maps
+    else:
+        space_maps = heatmaps_for(model, images, target=label, method=config.space_lrp_method, config=exp, progress=progress).maps
     return ClassData(
         label=label,
         indices=indices,
@@ -173,12 +193,13 @@ def class_data(exp: Any, label: int | None = None, config: DetectionConfig = Det
         activations=rep.penultimate_activations(model, images),
         maps=np.asarray(explanation.maps, dtype=np.float64),
         logits=np.asarray(explanation.logits_explained, dtype=np.float64),
+        space_maps=np.asarray(space_maps, dtype=np.float64),
     )
 
 
 def spaces_of(data: ClassData, config: DetectionConfig, progress: bool = False) -> list:
     """Heatmap metric-measure spaces of the class (:func:`representations.heatmap_spaces`)."""
-    return rep.heatmap_spaces(data.maps, config.space_mass, config.space_max_points, config.pool, config.space_scale, progress=progress)
+    return rep.heatmap_spaces(data.space_maps, config.space_mass, config.space_max_points, config.pool, config.space_scale, progress=progress)
 
 
 def poison_share_for(exp: Any, config: DetectionConfig) -> float:
@@ -196,13 +217,13 @@ def run_detector(name: str, data: ClassData, config: DetectionConfig = Detection
                          barycenter_steps=config.barycenter_steps, seed=seed, n_init=config.gw_n_init, progress=progress)
     if name == "spray_euclidean":
         features = rep.heatmap_features(data.maps, config.heatmap_normalization, config.pool)
-        return spray(rep.euclidean_distances(features), n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)
+        return spray(rep.euclidean_distances(features), n_clusters=config.spray_clusters, n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)
     if name == "spray_gw":
         from ..transport import pairwise_gw
 
         with stopwatch() as clock:
             distances = pairwise_gw(spaces_of(data, config, progress))
-        found = spray(distances, n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)
+        found = spray(distances, n_clusters=config.spray_clusters, n_neighbors=min(config.n_neighbors, data.n - 1), seed=seed)
         return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"])
     if name in ("ac_pca", "ac_ica"):
         return activation_clustering(data.activations, config.n_components, name[3:], seed)
