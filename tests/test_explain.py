@@ -130,6 +130,30 @@ def test_fast_zplus_equals_zennit_zplus(negative_inputs):
     torch.testing.assert_close(results[0], results[1], atol=1e-10, rtol=1e-8)
 
 
+@pytest.mark.parametrize("negative_inputs", [False, True])
+def test_fast_gamma_equals_zennits_generalised_gamma(negative_inputs):
+    """The shortcut for non-negative inputs (and the fallback otherwise) gives zennit's relevance."""
+    from zennit.composites import LayerMapComposite
+    from zennit.rules import Gamma
+
+    from poisondetect.explain.lrp import FastGamma
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Identity() if negative_inputs else nn.ReLU(),
+                          nn.Conv2d(4, 5, 3, bias=True), nn.Flatten(), nn.Linear(5 * 6 * 6, 2)).double()
+    x = torch.randn(3, 3, 8, 8, dtype=torch.float64)
+    results = []
+    for rule in (Gamma(0.5), FastGamma(0.5)):
+        composite = LayerMapComposite([(nn.Conv2d, rule), (nn.Linear, rule.copy())])
+        with composite.context(model):
+            xg = x.clone().requires_grad_()
+            out = model(xg)
+            (r,) = torch.autograd.grad(out, xg, grad_outputs=torch.eye(2, dtype=out.dtype)[[0, 1, 0]] * out)
+        results.append(r)
+    assert results[0].abs().sum() > 0
+    torch.testing.assert_close(results[0], results[1], atol=1e-10, rtol=1e-8)
+
+
 # ----------------------------------------------------------------------------- conservation
 
 @pytest.mark.parametrize("method", ["lrp0", "gamma", "alpha1beta0", "epsilon_plus_flat", "epsilon_gamma_box"])

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import torch
 from torch import fx, nn
 from zennit.core import Composite, Hook, ParamMod, Stabilizer
-from zennit.rules import AlphaBeta, ClampMod, Epsilon, Flat, Gamma, Norm, Pass, ZBox, ZPlus
+from zennit.rules import AlphaBeta, ClampMod, Epsilon, Flat, Gamma, GammaMod, Norm, Pass, ZBox, ZPlus
 from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
 
 from ..data.transforms import input_bounds
@@ -160,6 +160,56 @@ class FastZPlus(ZPlus):
         return tuple(relevance if grad is not None and grad.shape == relevance.shape else None for grad in grad_input)
 
 
+class FastGamma(Gamma):
+    r"""zennit's generalised LRP-:math:`\gamma` rule, skipping the terms of negative inputs when there are none.
+
+    The generalised rule runs five modified forward passes (positive and negative
+    inputs, each with the positive- and the negative-boosted weights, and the
+    plain layer) and back-propagates through all of them. For inputs
+    :math:`a_i \ge 0`, as behind every ReLU or max-pool, the passes of negative
+    inputs are zero, and what remains is
+
+    .. math:: R_i = a_i \sum_j \Big( w^{\uparrow}_{ij}\, \frac{[z_j > 0]\, R_j}{z^{\uparrow}_j}
+              + w^{\downarrow}_{ij}\, \frac{[z_j < 0]\, R_j}{z^{\downarrow}_j} \Big),
+
+    with :math:`w^{\uparrow} = w + \gamma w^+`, :math:`w^{\downarrow} = w + \gamma w^-`
+    (biases likewise) and :math:`z^{\uparrow}, z^{\downarrow}` the outputs of the layer with
+    these parameters: three forward and two backward convolutions instead of five
+    and five. Inputs with negative entries (the normalised image) take zennit's
+    full rule.
+    """
+
+    def __init__(self, gamma: float = 0.25, stabilizer: float = 1e-6) -> None:
+        super().__init__(gamma=gamma, stabilizer=stabilizer)
+        self.gamma, self.stabilizer = gamma, stabilizer
+
+    def copy(self) -> "FastGamma":
+        return self.__class__(self.gamma, self.stabilizer)
+
+    def backward(self, module, grad_input, grad_output):
+        original, *args = self.stored_tensors["input"]
+        if (original < 0).any():
+            return super().backward(module, grad_input, grad_output)
+        kwargs = self.stored_tensors["kwargs"]
+        stabilize = Stabilizer.ensure(self.stabilizer)
+        x = original.clone().requires_grad_()
+        with torch.no_grad():
+            z = module.forward(original, *args, **kwargs)
+        with torch.autograd.enable_grad():
+            with ParamMod.ensure(GammaMod(self.gamma, min=0.0))(module) as boosted_up:
+                z_up = boosted_up.forward(x, *args, **kwargs)
+            with ParamMod.ensure(GammaMod(self.gamma, max=0.0))(module) as boosted_down:
+                z_down = boosted_down.forward(x, *args, **kwargs)
+        relevance_out = grad_output[0]
+        # one backward pass through both boosted layers: the gradient sums their two terms
+        (gradient,) = torch.autograd.grad(
+            (z_up, z_down), x,
+            grad_outputs=((z > 0).to(z) * relevance_out / stabilize(z_up), (z < 0).to(z) * relevance_out / stabilize(z_down)),
+        )
+        relevance = x * gradient
+        return tuple(relevance if grad is not None and grad.shape == relevance.shape else None for grad in grad_input)
+
+
 def input_layer_names(model: nn.Module) -> set[str] | None:
     """Names of the linear layers that read the input image directly (or through pooling only).
 
@@ -204,7 +254,7 @@ def _rules(method: str, epsilon: float, gamma: float, stabilizer: float) -> _Rul
     if method == "epsilon":
         return _Rules(None, Epsilon(relative), Epsilon(relative))
     if method == "gamma":
-        return _Rules(None, Gamma(gamma, stabilizer), Gamma(gamma, stabilizer))
+        return _Rules(None, FastGamma(gamma, stabilizer), FastGamma(gamma, stabilizer))
     if method == "alpha1beta0":
         return _Rules(None, AlphaBeta(1.0, 0.0, stabilizer), AlphaBeta(1.0, 0.0, stabilizer))
     if method == "alpha2beta1":
@@ -213,7 +263,7 @@ def _rules(method: str, epsilon: float, gamma: float, stabilizer: float) -> _Rul
         return _Rules(Flat(stabilizer), FastZPlus(stabilizer), Epsilon(relative))
     if method == "epsilon_gamma_box":
         low, high = input_bounds((1, 3, 1, 1))
-        return _Rules(ZBox(low, high, stabilizer), Gamma(gamma, stabilizer), Epsilon(relative))
+        return _Rules(ZBox(low, high, stabilizer), FastGamma(gamma, stabilizer), Epsilon(relative))
     raise ValueError(f"unknown LRP method {method!r}: choose one of {', '.join(LRP_METHODS)}")
 
 
