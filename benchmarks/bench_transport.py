@@ -7,7 +7,7 @@ and the same pairs (within one class, as in detection), in one run, it times
 - ``pot_exact``: ``ot.gromov.gromov_wasserstein`` per pair (conditional gradient from pq^T),
 - ``pot_entropic``: ``ot.gromov.entropic_gromov_wasserstein`` per pair at the
   absolute epsilon our entropic solver ends with (a few pairs only: it is slow),
-- ``ours``: the engine's default (``gw_pairs``, method ``"polished"``: 10 annealed
+- ``ours``: the engine's default (``gw_pairs``, method ``"polished"``: 8 annealed
   entropic steps x 5 Sinkhorn iterations, then one exact conditional-gradient
   step), in this process on one torch thread,
 - ``ours_without_polish``: the same entropic part alone (what the polish costs and buys),

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import artifacts
+from .. import artifacts, transport  # noqa: F401 (its modules are part of the cache key)
 from . import representations as rep
 from .activation_clustering import activation_clustering
 from .concentration import relevance_concentration
@@ -239,13 +239,17 @@ def run_detector(name: str, data: ClassData, config: DetectionConfig = Detection
     raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
 
 
-#: Modules whose source code is part of the cache key of :func:`evaluate`.
+#: Modules whose source code is part of the cache key of :func:`evaluate`: the detectors and the
+#: transport code that GW k-means and GW SpRAy run on (a faster or different GW solver changes results).
 _CODE_MODULES = ("result", "clusters", "spectral", "gw_kmeans", "activation_clustering", "spectral_signatures", "concentration", "representations", "experiment")
+_TRANSPORT_MODULES = ("spaces", "sinkhorn", "gromov", "engine", "barycenter")
 
 
 def _detection_code() -> tuple:
-    # sys.modules, because the package re-exports functions under the same names as these modules
-    return tuple(sys.modules[f"{__package__}.{name}"] for name in _CODE_MODULES)
+    # sys.modules, because the packages re-export functions under the same names as these modules
+    names = [f"{__package__}.{name}" for name in _CODE_MODULES]
+    names += [f"{__package__.rsplit('.', 1)[0]}.transport.{name}" for name in _TRANSPORT_MODULES]
+    return tuple(sys.modules[name] for name in names)
 
 
 def evaluate(exp: Any, methods: Sequence[str], config: DetectionConfig = DetectionConfig(), label: int | None = None, progress: bool = True) -> tuple[np.ndarray, dict[str, DetectionResult]]:

@@ -39,7 +39,7 @@ __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 #: pairs of 64-point spaces per second (``benchmarks/bench_transport.py``).
 MIN_PAIRS_FOR_WORKERS = 20_000
 #: Solver options of ``method="polished"`` (options given to :func:`gw_pairs` override them).
-POLISHED = {"max_iter": 10, "inner_iter": 5, "final_iter": 0, "polish": 1}
+POLISHED = {"max_iter": 8, "inner_iter": 5, "final_iter": 0, "polish": 1}
 METHODS = ("polished", "entropic", "exact")
 #: Live (B, n, m)-sized tensors of the solver at its peak, used to size batches.
 _TENSORS_PER_PAIR = 10
