@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	if "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then echo "$$p"; break; fi; done)
 
-.PHONY: help venv figures thesis test lab bench data clean
+.PHONY: help venv figures thesis test lab bench bench-thesis data clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lab: $(STAMP) ## open the notebooks in JupyterLab (percent .py files open as not
 
 bench: $(STAMP) ## run the speed and quality benchmarks, printing JSON
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+bench-thesis: $(STAMP) ## heatmap clustering vs the thesis's rates on real GTSRB (long: trains 15 models; ARGS="--model inception --profile full")
+	$(PY) benchmarks/thesis_comparison.py $(ARGS)
 
 data: $(STAMP) ## build the real GTSRB 32x32 cache in $$POISONDETECT_DATA (downloads GTSRB)
 	$(PY) -m poisondetect.data.gtsrb

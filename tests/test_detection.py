@@ -288,3 +288,14 @@ def test_gw_detectors_read_the_space_maps_and_spray_takes_its_cluster_count_from
     assert run_detector("spray_euclidean", data, config).extra["n_clusters"] == 3
     found = run_detector("spray_euclidean", data, DetectionConfig(spray_clusters="eigengap"))
     assert found.extra["n_clusters"] == found.extra["eigengap_k"]
+
+
+def test_beating_the_thesis_needs_a_higher_tpr_and_a_tnr_of_99_percent():
+    from poisondetect.detection.results import THESIS_HC_TPR, beats_thesis
+
+    assert THESIS_HC_TPR[0.33] == 99.46
+    assert beats_thesis(0.33, tpr=0.996, tnr=0.99)
+    assert not beats_thesis(0.33, tpr=0.996, tnr=0.989)  # too many false alarms
+    assert not beats_thesis(0.33, tpr=0.994, tnr=1.0)  # found fewer
+    with pytest.raises(KeyError):
+        beats_thesis(0.5, tpr=1.0, tnr=1.0)  # the thesis reports no rate for this share
