@@ -27,11 +27,15 @@ import time
 import numpy as np
 
 from poisondetect.attacks import AttackExperiment, BadNets, Sticker, attack_report, poisoned_model
-from poisondetect.detection import detection_metrics
-from poisondetect.detection.experiment import DetectionConfig, evaluate
-from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis
+from poisondetect.detection.experiment import DetectionConfig
+from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, run_grid, summarize
 
 METHODS = ("gw_kmeans", "ac_pca", "spray_euclidean", "concentration_topk")
+
+
+def percent_or_none(value: float) -> float | None:
+    """100 * value, None for NaN (the std of one seed), so that the output stays valid JSON."""
+    return None if np.isnan(value) else 100 * float(value)
 
 
 def main() -> None:
@@ -50,32 +54,25 @@ def main() -> None:
               "seeds": args.seeds, "config": {"lrp_method": config.lrp_method, "space_lrp_method": config.space_lrp_method,
                                               "max_samples": config.max_samples}, "shares": {}}
     start = time.perf_counter()
+    settings = []
     for share in args.shares:
-        runs = []
         for seed in args.seeds:
             exp = AttackExperiment(dataset="gtsrb", profile=args.profile, model=args.model, seed=seed,
                                    attack=BadNets(source=2, target=5, poison_share=share, trigger=Sticker(size=3)))
-            model, _, _ = poisoned_model(exp, progress=False)
-            attack = attack_report(exp, model, seed)
-            truth, results = evaluate(exp, METHODS, config, progress=False)
-            rates = {m: detection_metrics(truth, r) for m, r in results.items()}
-            runs.append({"seed": seed, "n": int(truth.size), "n_poison": int(truth.sum()), "attack_success": attack["attack_success"],
-                         "clean_accuracy": attack["clean_accuracy"], "rates": rates})
-            print(f"share {share:.2f} seed {seed}: ASR {attack['attack_success']:.3f}, "
-                  + ", ".join(f"{m} TPR {rates[m]['tpr']:.3f} TNR {rates[m]['tnr']:.3f}" for m in METHODS), flush=True)
-        summary = {}
-        for m in METHODS:
-            tpr = np.array([r["rates"][m]["tpr"] for r in runs])
-            tnr = np.array([r["rates"][m]["tnr"] for r in runs])
-            summary[m] = {"tpr_mean": 100 * tpr.mean(), "tpr_std": 100 * tpr.std(ddof=1) if len(runs) > 1 else None,
-                          "tnr_mean": 100 * tnr.mean(), "tnr_std": 100 * tnr.std(ddof=1) if len(runs) > 1 else None}
-        hc = summary["gw_kmeans"]
+            attack = attack_report(exp, poisoned_model(exp, progress=False)[0], seed)
+            settings.append({"share": share, "seed": seed, "experiment": exp,
+                             "attack_success": attack["attack_success"], "clean_accuracy": attack["clean_accuracy"]})
+    frame = run_grid(settings, METHODS, config)
+    summary = summarize(frame, ["share", "method"], ("tpr", "tnr", "attack_success", "clean_accuracy")).set_index(["share", "method"])
+    for share in args.shares:
+        ours = {m: {key: percent_or_none(summary.loc[(share, m), key]) for key in ("tpr_mean", "tpr_std", "tnr_mean", "tnr_std")} for m in METHODS}
+        hc = summary.loc[(share, "gw_kmeans")]
+        first = frame[frame["share"] == share].iloc[0]
         report["shares"][str(share)] = {
-            "thesis_hc_tpr": THESIS_HC_TPR[share], "thesis_ac_tpr": THESIS_AC_TPR[share], "ours": summary,
-            "hc_beats_thesis": beats_thesis(share, hc["tpr_mean"] / 100, hc["tnr_mean"] / 100),
-            "attack_success_mean": float(np.mean([r["attack_success"] for r in runs])),
-            "clean_accuracy_mean": float(np.mean([r["clean_accuracy"] for r in runs])),
-            "n_inspected": runs[0]["n"], "n_poison": runs[0]["n_poison"],
+            "thesis_hc_tpr": THESIS_HC_TPR[share], "thesis_ac_tpr": THESIS_AC_TPR[share], "ours": ours,
+            "hc_beats_thesis": beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]),
+            "attack_success_mean": float(hc["attack_success_mean"]), "clean_accuracy_mean": float(hc["clean_accuracy_mean"]),
+            "n_inspected": int(first["n"]), "n_poison": int(first["n_poison"]),
         }
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["load_average_at_end"] = os.getloadavg()

@@ -241,9 +241,10 @@ def mean_offdiagonal(block: np.ndarray) -> float:
 
 
 rule_rows = []
-for rule in dict.fromkeys((config.space_lrp_method, config.lrp_method)):
+# the class's maps of both rules are loaded already: cls.space_maps (the spaces above) and cls.maps
+for rule, maps in {config.space_lrp_method: cls.space_maps, config.lrp_method: cls.maps}.items():
     rule_config = dataclasses.replace(config, space_lrp_method=rule)
-    rule_spaces = spaces if rule == config.space_lrp_method else spaces_of(class_data(exp, config=rule_config, progress=False), rule_config)
+    rule_spaces = spaces if rule == config.space_lrp_method else spaces_of(dataclasses.replace(cls, space_maps=maps), rule_config)
     sub_gw = pairwise_gw([rule_spaces[i] for i in sub], progress=False)
     rule_hc = hc if rule == config.space_lrp_method else evaluate(exp, ("gw_kmeans",), rule_config, progress=False)[1]["gw_kmeans"]
     rule_metrics = detection_metrics(cls.is_poison, rule_hc)
@@ -406,7 +407,6 @@ ch.write_numbers({
     "DetectTopkTPR": pct(by_method["concentration_topk"]["tpr"]),
     "DetectTopkTNR": pct(by_method["concentration_topk"]["tnr"]),
     "DetectTopkAUROC": pct(by_method["concentration_topk"]["auroc"]),
-    "DetectSpaceRule": config.space_lrp_method.replace("_", " "),
     "DetectGwPoisonPoison": f"{rule_rows[0]['GW poisoned-poisoned']:.2g}",
     "DetectGwCleanClean": f"{rule_rows[0]['GW clean-clean']:.2g}",
     "DetectGwPoisonClean": f"{rule_rows[0]['GW poisoned-clean']:.2g}",
@@ -414,12 +414,12 @@ ch.write_numbers({
     "DetectFlatGwCleanClean": f"{rule_rows[-1]['GW clean-clean']:.2g}",
     "DetectFlatGwPoisonClean": f"{rule_rows[-1]['GW poisoned-clean']:.2g}",
     "DetectFlatHcTPR": f"{rule_rows[-1]['HC TPR']:.1f}",
+    "DetectFlatHcTNR": f"{rule_rows[-1]['HC TNR']:.1f}",
+    "DetectFlatHcAUROC": f"{rule_rows[-1]['HC AUROC']:.1f}",
     "DetectFixedHcTPR": f"{fixed_rates.loc[DETECTOR_LABELS['gw_kmeans'], 'TPR']:.1f}",
     "DetectFixedHcTNR": f"{fixed_rates.loc[DETECTOR_LABELS['gw_kmeans'], 'TNR']:.1f}",
     "DetectFixedSprayTPR": f"{fixed_rates.loc[DETECTOR_LABELS['spray_euclidean'], 'TPR']:.1f}",
     "DetectFixedSprayTNR": f"{fixed_rates.loc[DETECTOR_LABELS['spray_euclidean'], 'TNR']:.1f}",
-    "DetectFlatHcTNR": f"{rule_rows[-1]['HC TNR']:.1f}",
-    "DetectFlatHcAUROC": f"{rule_rows[-1]['HC AUROC']:.1f}",
     "DetectHcRounds": hc.extra["iterations"],
     "DetectHcSeconds": f"{hc.runtime_s:.1f}",
     "DetectAcTPR": pct(by_method["ac_pca"]["tpr"]),

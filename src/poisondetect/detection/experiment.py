@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import artifacts, transport  # noqa: F401 (its modules are part of the cache key)
+from .. import artifacts, transport
 from . import representations as rep
 from .activation_clustering import activation_clustering
 from .concentration import relevance_concentration
@@ -181,19 +181,20 @@ def class_data(exp: Any, label: int | None = None, config: DetectionConfig = Det
     indices = indices[rep.subsample_indices(len(indices), config.max_samples, config.seed)]
     images = poisoned.images[indices]
     explanation = heatmaps_for(model, images, target=label, method=config.lrp_method, config=exp, progress=progress)
+    maps = np.asarray(explanation.maps, dtype=np.float64)
     if config.space_lrp_method == config.lrp_method:
-        space_maps = explanation.maps
+        space_maps = maps
     else:
-        space_maps = heatmaps_for(model, images, target=label, method=config.space_lrp_method, config=exp, progress=progress).maps
+        space_maps = np.asarray(heatmaps_for(model, images, target=label, method=config.space_lrp_method, config=exp, progress=progress).maps, dtype=np.float64)
     return ClassData(
         label=label,
         indices=indices,
         images=images,
         is_poison=poisoned.is_poison[indices].copy(),
         activations=rep.penultimate_activations(model, images),
-        maps=np.asarray(explanation.maps, dtype=np.float64),
+        maps=maps,
         logits=np.asarray(explanation.logits_explained, dtype=np.float64),
-        space_maps=np.asarray(space_maps, dtype=np.float64),
+        space_maps=space_maps,
     )
 
 
@@ -248,7 +249,7 @@ _TRANSPORT_MODULES = ("spaces", "sinkhorn", "gromov", "engine", "barycenter")
 def _detection_code() -> tuple:
     # sys.modules, because the packages re-export functions under the same names as these modules
     names = [f"{__package__}.{name}" for name in _CODE_MODULES]
-    names += [f"{__package__.rsplit('.', 1)[0]}.transport.{name}" for name in _TRANSPORT_MODULES]
+    names += [f"{transport.__name__}.{name}" for name in _TRANSPORT_MODULES]
     return tuple(sys.modules[name] for name in names)
 
 

@@ -174,9 +174,10 @@ class FastGamma(Gamma):
 
     with :math:`w^{\uparrow} = w + \gamma w^+`, :math:`w^{\downarrow} = w + \gamma w^-`
     (biases likewise) and :math:`z^{\uparrow}, z^{\downarrow}` the outputs of the layer with
-    these parameters: three forward and two backward convolutions instead of five
-    and five. Inputs with negative entries (the normalised image) take zennit's
-    full rule.
+    these parameters. Since :math:`w^+ + w^- = w`, the plain output needs no pass of
+    its own: :math:`z = (z^{\uparrow} + z^{\downarrow}) / (2 + \gamma)`. Two forward and two
+    backward convolutions instead of five and five. Inputs with negative entries (the
+    normalised image) take zennit's full rule.
     """
 
     def __init__(self, gamma: float = 0.25, stabilizer: float = 1e-6) -> None:
@@ -193,13 +194,12 @@ class FastGamma(Gamma):
         kwargs = self.stored_tensors["kwargs"]
         stabilize = Stabilizer.ensure(self.stabilizer)
         x = original.clone().requires_grad_()
-        with torch.no_grad():
-            z = module.forward(original, *args, **kwargs)
         with torch.autograd.enable_grad():
             with ParamMod.ensure(GammaMod(self.gamma, min=0.0))(module) as boosted_up:
                 z_up = boosted_up.forward(x, *args, **kwargs)
             with ParamMod.ensure(GammaMod(self.gamma, max=0.0))(module) as boosted_down:
                 z_down = boosted_down.forward(x, *args, **kwargs)
+        z = (z_up + z_down).detach()  # (2 + gamma) times the plain output: only its sign is used
         relevance_out = grad_output[0]
         # one backward pass through both boosted layers: the gradient sums their two terms
         (gradient,) = torch.autograd.grad(
