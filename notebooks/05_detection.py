@@ -256,8 +256,8 @@ for rule, maps in {config.space_lrp_method: cls.space_maps, config.lrp_method: c
 rules_table = pd.DataFrame(rule_rows)
 shown_rules = rules_table.copy()
 gw_columns = [c for c in shown_rules.columns if c.startswith("GW ")]
-shown_rules[gw_columns] *= 1000  # the values are small: shown in units of 0.001
-shown_rules = shown_rules.rename(columns={c: f"{c} (in 0.001)" for c in gw_columns})
+shown_rules[gw_columns] *= 1000  # the values are small: shown in units of 0.001 (P poisoned, C clean)
+shown_rules = shown_rules.rename(columns={"GW poisoned-poisoned": "GW P-P", "GW clean-clean": "GW C-C", "GW poisoned-clean": "GW P-C"})
 ch.write_table(shown_rules, "gw_rules", float_format="{:.2f}")
 shown_rules
 

@@ -289,7 +289,8 @@ for share in shares:
         "HC beats thesis": beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]),
     })
 comparison = pd.DataFrame(comparison)
-ch.write_table(comparison.assign(**{"HC beats thesis": comparison["HC beats thesis"].map({True: "yes", False: "no"})}), "thesis_comparison")
+ch.write_table(comparison.assign(**{"HC beats thesis": comparison["HC beats thesis"].map({True: "yes", False: "no"})}), "thesis_comparison",
+               float_format="{:.2f}")
 for row in comparison.itertuples(index=False):
     verdict = "beats" if row[-1] else "does NOT beat"
     print(f"{row[0]:2d} %: our HC TPR {row[2]:.1f} (TNR {row[3]:.1f}) {verdict} the thesis's {row[1]:.2f} (with TNR >= 99 %)")
