@@ -16,11 +16,12 @@ and the same pairs (within one class, as in detection), in one run, it times
 and reports pairs per second (median of repeated timings), the mean GW
 objective of the returned couplings, ratios against POT's exact loop, and the
 time the solver's matrix products alone take on the same batches. Then it
-times the engine on a full pairwise matrix (2 worker processes and 1 process;
-``--quick``: 1 process only, as the matrix is below ``MIN_PAIRS_FOR_WORKERS``)
-beside POT's loop on a random sample of the same pairs (the whole-machine
-comparison: both may use the 2 cores, ours through its worker processes,
-worker start-up included), extrapolates to 1,000 spaces, and measures ``gw_to_centers`` for k = 2 centres
+times the engine on full pairwise matrices of 300 spaces of 64 points and 40
+of 256 (2 worker processes and 1 process; ``--quick``: 100 spaces of 64 points
+in 1 process only, as that is below ``MIN_WORK_FOR_WORKERS``) beside POT's loop
+on a random sample of the same pairs (the whole-machine comparison: both may
+use the 2 cores, ours through its worker processes, worker start-up included),
+extrapolates to 1,000 spaces, and measures ``gw_to_centers`` for k = 2 centres
 of 32 points (one k-means assignment step of the detection chapter).
 
 The machine is shared: the load average is reported; compare ratios, which are
@@ -136,6 +137,32 @@ def compare(spaces, pairs, n_entropic: int, repeats: int, pot_repeats: int) -> d
     return result
 
 
+def pairwise_matrix(spaces, n_sample: int, workers: tuple[int, ...], rng) -> dict:
+    """The engine's full matrix with 2 worker processes and with 1, beside POT's loop on a sample of its pairs.
+
+    This is the whole-machine comparison: POT's loop may use both cores through
+    numpy, ours through its worker processes (their start-up included). Values
+    of the 1,000-space extrapolation assume the pairs per second stay the same.
+    """
+    n = len(spaces)
+    I, J = np.triu_indices(n, 1)
+    sample = rng.choice(len(I), n_sample, replace=False)
+    pot, t_pot, _ = median_time(lambda: np.array([exact_gw(spaces[i], spaces[j], return_plan=False).value for i, j in zip(I[sample], J[sample])]), 1)
+    pot_rate = n_sample / t_pot
+    out = {"n_spaces": n, "n_points": max(s.n for s in spaces), "n_pairs": len(I),
+           "pot_exact_loop_on_sample": {"n_pairs": n_sample, "pairs_per_s": pot_rate, "extrapolated_seconds_for_1000_spaces": 1000 * 999 / 2 / pot_rate}}
+    for n_workers in workers:  # workers start only above MIN_WORK_FOR_WORKERS
+        D, seconds, _ = median_time(lambda: pairwise_gw(spaces, n_workers=n_workers, progress=False), 1)
+        out[f"workers_{n_workers}"] = {
+            "seconds": seconds,
+            "pairs_per_s": len(I) / seconds,
+            "speedup_vs_pot_exact_loop": len(I) / seconds / pot_rate,
+            "objective_ratio_vs_pot_exact_on_sample": float(D[I[sample], J[sample]].mean() / pot.mean()),
+            "extrapolated_seconds_for_1000_spaces": 1000 * 999 / 2 / (len(I) / seconds),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer pairs and a smaller pairwise matrix")
@@ -162,26 +189,12 @@ def main() -> None:
         all_pairs = np.array(np.triu_indices(len(spaces), 1)).T
         pairs = all_pairs[rng.choice(len(all_pairs), min(n_pairs, len(all_pairs)), replace=False)]
         report["sizes"][str(n_points)] = compare(spaces, pairs, n_entropic, repeats=3, pot_repeats=pot_repeats)
-    # full pairwise matrix with the engine's default, 2 worker processes vs this process
+    # full pairwise matrices with the engine's default, beside POT's loop on a sample of their pairs
     chosen = rng.choice(len(images), max(n_matrix, n_assign), replace=False)
     spaces = spaces_of(images[chosen], 64)
-    n_pairs = n_matrix * (n_matrix - 1) // 2
-    report["pairwise_matrix"] = {"n_spaces": n_matrix, "n_points": 64, "n_pairs": n_pairs}
-    # POT's loop on a random sample of the matrix's own pairs, in the same run (numpy may use both cores)
-    I, J = np.triu_indices(n_matrix, 1)
-    sample = rng.choice(n_pairs, 60 if quick else 300, replace=False)
-    pot, t_pot, _ = median_time(lambda: np.array([exact_gw(spaces[i], spaces[j], return_plan=False).value for i, j in zip(I[sample], J[sample])]), 1)
-    pot_rate = len(sample) / t_pot
-    report["pairwise_matrix"]["pot_exact_loop_on_sample"] = {"n_pairs": len(sample), "pairs_per_s": pot_rate, "extrapolated_seconds_for_1000_spaces": 1000 * 999 / 2 / pot_rate}
-    for workers in (1,) if quick else (2, 1):  # 2 workers only start from MIN_PAIRS_FOR_WORKERS pairs
-        D, seconds, _ = median_time(lambda: pairwise_gw(spaces[:n_matrix], n_workers=workers, progress=False), 1)
-        report["pairwise_matrix"][f"workers_{workers}"] = {
-            "seconds": seconds,
-            "pairs_per_s": n_pairs / seconds,
-            "speedup_vs_pot_exact_loop": n_pairs / seconds / pot_rate,
-            "objective_ratio_vs_pot_exact_on_sample": float(D[I[sample], J[sample]].mean() / pot.mean()),
-            "extrapolated_seconds_for_1000_spaces": 1000 * 999 / 2 / (n_pairs / seconds),
-        }
+    report["pairwise_matrix"] = pairwise_matrix(spaces[:n_matrix], 60 if quick else 300, (1,) if quick else (2, 1), rng)
+    if not quick:
+        report["pairwise_matrix_256"] = pairwise_matrix(spaces_of(images[chosen[:40]], 256), 30, (2, 1), rng)
     # one k-means assignment step: every space to k = 2 centres of 32 points (in this process)
     centres = spaces_of(images[chosen[:2]], 32)
     _, seconds, all_t = median_time(lambda: gw_to_centers(spaces[:n_assign], centres, progress=False), 3)

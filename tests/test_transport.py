@@ -242,6 +242,37 @@ def test_pairwise_matrix_and_centres_agree(rng):
     np.testing.assert_allclose(exact[0, 1], exact_gw(spaces[0], spaces[1]).value)
 
 
+
+def test_worker_processes_give_the_same_matrix(rng, monkeypatch):
+    """The pool of spawned workers solves the same batches as this process, value for value."""
+    from poisondetect.transport import engine
+
+    spaces = [random_space(rng, n) for n in (5, 9, 7, 6, 8, 9, 5, 7)]
+    here = pairwise_gw(spaces, n_workers=1, batch_size=6, progress=False)
+    monkeypatch.setattr(engine, "MIN_WORK_FOR_WORKERS", 0)
+    spawned = pairwise_gw(spaces, n_workers=2, batch_size=6, progress=False)
+    np.testing.assert_array_equal(spawned, here)
+
+
+def test_work_decides_when_workers_start(rng, monkeypatch):
+    """Few pairs of large spaces are worth the workers' start-up; as many pairs of small ones are not."""
+    from poisondetect.transport import engine
+
+    class WorkersStarted(Exception):
+        pass
+
+    def pool(*args, max_workers, **kwargs):  # stands in for the process pool
+        raise WorkersStarted(max_workers)
+
+    monkeypatch.setattr(engine, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(engine, "MIN_WORK_FOR_WORKERS", 60)  # 60 pairs of 64-point spaces
+    small = [random_space(rng, 8) for _ in range(12)]  # 66 pairs, 1/512 of a 64-point pair each
+    assert pairwise_gw(small, n_workers=2, batch_size=10, progress=False).shape == (12, 12)
+    large = [random_space(rng, 80) for _ in range(12)]  # 66 pairs, about 2 each
+    with pytest.raises(WorkersStarted):
+        pairwise_gw(large, n_workers=2, batch_size=10, progress=False)
+
+
 # --- barycenter -------------------------------------------------------------
 
 def test_barycenter_of_identical_spaces_is_that_space(rng):

@@ -9,11 +9,10 @@ conditional-gradient step from its plan: on heatmap spaces this is faster
 than POT's exact solver and reaches a lower mean objective (see
 ``benchmarks/bench_transport.py``). ``"entropic"`` uses the entropic solver's
 own defaults (the rounded entropic plan) and ``"exact"`` POT's solver pair by
-pair. With
-``n_workers > 1`` the batches are shared among worker processes, each running
-torch on one thread: separate processes keep both cores busy even when the
-machine is shared, where one process with two OpenMP threads would stall at
-every barrier.
+pair. With ``n_workers > 1`` the batches are shared between this process and
+``n_workers - 1`` spawned ones, each running torch on one thread: separate
+processes keep both cores busy even when the machine is shared, where one
+process with two OpenMP threads would stall at every barrier.
 
 >>> D = pairwise_gw(spaces)                    # (n, n), symmetric, zero diagonal
 >>> d = gw_to_centers(spaces, centers)         # (n, k)
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numpy as np
 import torch
@@ -34,10 +33,13 @@ from .spaces import MetricMeasureSpace, pad_spaces
 
 __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 
-#: Below this many pairs the work runs in this process: a spawned worker imports torch and
-#: POT first, which takes 5-20 s on a loaded machine, while one process solves about 500
-#: pairs of 64-point spaces per second (``benchmarks/bench_transport.py``).
-MIN_PAIRS_FOR_WORKERS = 20_000
+#: Below this much work the pairs are solved in this process alone: a spawned worker imports
+#: torch and POT first, which takes 4-20 s (more on a loaded machine), while one process
+#: solves about 1,000 pairs of 64-point spaces per second (``benchmarks/bench_transport.py``). Work is
+#: counted in pairs of 64-point spaces: a pair of sizes (n, m) costs about
+#: :math:`nm(n+m) / (64 \cdot 64 \cdot 128)` of them (the solver's matrix products), so
+#: 780 pairs of 256-point spaces count as 50,000.
+MIN_WORK_FOR_WORKERS = 20_000
 #: Solver options of ``method="polished"`` (options given to :func:`gw_pairs` override them).
 POLISHED = {"max_iter": 8, "inner_iter": 5, "final_iter": 0, "polish": 1}
 METHODS = ("polished", "entropic", "exact")
@@ -77,6 +79,44 @@ def _batches(I: np.ndarray, J: np.ndarray, largest: int, max_memory: int, itemsi
     return [(I[k : k + size], J[k : k + size]) for k in range(0, len(I), size)]
 
 
+def _solve_all(batches: list[tuple[np.ndarray, np.ndarray]], helpers: int, state: tuple, bar) -> list[np.ndarray]:
+    """Values of every batch, solved here and by ``helpers`` spawned processes sharing one queue.
+
+    This process starts solving at once, while the helpers import torch and POT
+    (seconds); each helper keeps two batches queued, and this process takes the
+    next batch whenever it is free, so no core waits for another's start-up.
+    """
+    results: list[np.ndarray | None] = [None] * len(batches)
+    order = iter(range(len(batches)))
+
+    def finish(k: int, out: np.ndarray) -> None:
+        results[k] = out
+        bar.update(len(batches[k][0]))
+
+    if helpers < 1:
+        for k in order:
+            finish(k, _solve_batch(*batches[k]))
+        return results
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_init_worker, initargs=state) as pool:
+        pending: dict = {}
+        k = next(order, None)
+        while k is not None or pending:
+            while k is not None and len(pending) < 2 * helpers:
+                pending[pool.submit(_solve_batch, *batches[k])] = k
+                k = next(order, None)
+            for future in [f for f in pending if f.done()]:
+                finish(pending.pop(future), future.result())
+            if k is not None:
+                finish(k, _solve_batch(*batches[k]))
+                k = next(order, None)
+            elif pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(pending.pop(future), future.result())
+    return results
+
+
 def gw_pairs(
     spaces: Sequence[MetricMeasureSpace],
     I,
@@ -102,9 +142,9 @@ def gw_pairs(
         conditional-gradient step (options ``POLISHED``), the same solver with
         its own entropic defaults, or POT's conditional gradient pair by pair.
     n_workers : int
-        Worker processes (one torch thread each); 1 runs in this process (also
-        on one thread). Small jobs (fewer than ``MIN_PAIRS_FOR_WORKERS`` pairs)
-        always run here.
+        Processes solving batches, this one included (one torch thread each);
+        1: this process alone. Small jobs (less work than
+        ``MIN_WORK_FOR_WORKERS`` pairs of 64-point spaces) always run here alone.
     max_memory : int
         Bytes the solver's tensors of one batch may use; sets the batch size.
         Batches that fit in the CPU cache run faster than large ones.
@@ -124,6 +164,8 @@ def gw_pairs(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be >= 1 (this process counts as one), got {n_workers}")
     if method == "exact" and solver_options:
         raise ValueError(f"options {sorted(solver_options)} apply only to method='polished' or 'entropic'")
     I = np.asarray(I, dtype=np.int64).ravel()
@@ -150,24 +192,16 @@ def gw_pairs(
     batches = _batches(I[sorted_idx], J[sorted_idx], int(sizes.max()), max_memory, np.dtype(np_dtype).itemsize, batch_size)
     values = np.empty(len(I))
     bar = tqdm(total=len(I), desc=desc, disable=not progress, unit="pair")
-    use_workers = n_workers > 1 and len(I) >= MIN_PAIRS_FOR_WORKERS and len(batches) > 1
-    results: list[np.ndarray] = []
-    if use_workers:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_init_worker, initargs=(C, p, sizes, options)) as pool:
-            for batch, out in zip(batches, pool.map(_solve_batch, *zip(*batches))):
-                results.append(out)
-                bar.update(len(batch[0]))
-    else:
-        threads = torch.get_num_threads()
-        try:
-            _init_worker(C, p, sizes, options)  # one torch thread, as in a worker
-            for bI, bJ in batches:
-                results.append(_solve_batch(bI, bJ))
-                bar.update(len(bI))
-        finally:
-            torch.set_num_threads(threads)
-            _STATE.clear()
+    n_i, n_j = sizes[I].astype(float), sizes[J].astype(float)
+    work = float(np.sum(n_i * n_j * (n_i + n_j))) / (64 * 64 * 128)
+    helpers = n_workers - 1 if work >= MIN_WORK_FOR_WORKERS and len(batches) > 1 else 0
+    threads = torch.get_num_threads()
+    try:
+        _init_worker(C, p, sizes, options)  # this process solves batches too, on one torch thread
+        results = _solve_all(batches, helpers, (C, p, sizes, options), bar)
+    finally:
+        torch.set_num_threads(threads)
+        _STATE.clear()
     bar.close()
     values[sorted_idx] = np.concatenate(results)
     return values
