@@ -5,7 +5,9 @@ The quality benchmark of the detection issue: standard attack (50 -> 80 km/h,
 every training image of the target class, with Activation Clustering, Euclidean
 SpRAy and the top-k relevance share beside it. For each share it prints the
 mean and standard deviation of TPR and TNR, the thesis's HC and AC TPR, and
-whether our HC beats the thesis (higher TPR at a TNR of at least 99 %).
+whether our HC beats the thesis (higher TPR at a TNR of at least 99 %), and
+writes the comparison table to ``figures/tables/bench_thesis_comparison.tex``,
+which the thesis's chapter 6 shows when it exists.
 
 The thesis's setting is ``--model inception --profile full`` (100 epochs with
 early stopping): on 2 CPU cores one model takes many hours, so the default here
@@ -26,9 +28,10 @@ import time
 
 import numpy as np
 
+from poisondetect import report
 from poisondetect.attacks import AttackExperiment, BadNets, Sticker, attack_report, poisoned_model
 from poisondetect.detection.experiment import DetectionConfig
-from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, run_grid, summarize
+from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, run_grid, summarize, thesis_comparison
 
 METHODS = ("gw_kmeans", "ac_pca", "spray_euclidean", "concentration_topk")
 
@@ -50,7 +53,7 @@ def main() -> None:
     if unknown:
         parser.error(f"the thesis reports no rates for shares {unknown}; choose from {sorted(THESIS_HC_TPR)}")
     config = DetectionConfig(max_samples=args.max_samples)
-    report = {"benchmark": "thesis_comparison", "dataset": "gtsrb", "model": args.model, "profile": args.profile,
+    results = {"benchmark": "thesis_comparison", "dataset": "gtsrb", "model": args.model, "profile": args.profile,
               "seeds": args.seeds, "config": {"lrp_method": config.lrp_method, "space_lrp_method": config.space_lrp_method,
                                               "max_samples": config.max_samples}, "shares": {}}
     start = time.perf_counter()
@@ -68,15 +71,17 @@ def main() -> None:
         ours = {m: {key: percent_or_none(summary.loc[(share, m), key]) for key in ("tpr_mean", "tpr_std", "tnr_mean", "tnr_std")} for m in METHODS}
         hc = summary.loc[(share, "gw_kmeans")]
         first = frame[frame["share"] == share].iloc[0]
-        report["shares"][str(share)] = {
+        results["shares"][str(share)] = {
             "thesis_hc_tpr": THESIS_HC_TPR[share], "thesis_ac_tpr": THESIS_AC_TPR[share], "ours": ours,
             "hc_beats_thesis": beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]),
             "attack_success_mean": float(hc["attack_success_mean"]), "clean_accuracy_mean": float(hc["clean_accuracy_mean"]),
             "n_inspected": int(first["n"]), "n_poison": int(first["n_poison"]),
         }
-    report["seconds"] = round(time.perf_counter() - start, 1)
-    report["load_average_at_end"] = os.getloadavg()
-    print(json.dumps(report, indent=1))
+    table = thesis_comparison(frame).rename(columns={"share %": f"share % ({args.model}, {args.profile}, {len(args.seeds)} seeds)"})
+    results["table"] = str(report.write_table(table, "bench", "thesis_comparison", args.profile, "gtsrb", float_format="{:.2f}"))
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    results["load_average_at_end"] = os.getloadavg()
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

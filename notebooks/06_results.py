@@ -48,7 +48,7 @@ from poisondetect.attacks import AmplitudePattern, AttackExperiment, BadNets, Bl
 from poisondetect.config import by_profile
 from poisondetect.detection import detection_metrics, roc_curve
 from poisondetect.detection.experiment import DETECTOR_LABELS, DetectionConfig, evaluate
-from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, mean_std, run_grid, summarize, wide_table
+from poisondetect.detection.results import mean_std, run_grid, summarize, thesis_comparison, wide_table
 
 ch = report.Chapter("06_results", profile, dataset)
 model_name = by_profile(profile, smoke="net", quick="net", full="inception")
@@ -276,24 +276,12 @@ runtime
 # the comparison is only indicative; the benchmark needs the `full` profile.
 
 # %%
-ours = summarize(standard[(standard["sticker"] == 3) & standard["method"].isin(["gw_kmeans", "ac_pca"])], ["method", "share"], ("tpr", "tnr"))
-comparison = []
-for share in shares:
-    if share not in THESIS_HC_TPR:
-        continue
-    hc = ours[(ours["method"] == "gw_kmeans") & (ours["share"] == share)].iloc[0]
-    ac = ours[(ours["method"] == "ac_pca") & (ours["share"] == share)].iloc[0]
-    comparison.append({
-        "share %": round(100 * share), "thesis HC TPR": THESIS_HC_TPR[share], "our HC TPR": 100 * hc["tpr_mean"],
-        "our HC TNR": 100 * hc["tnr_mean"], "thesis AC TPR": THESIS_AC_TPR[share], "our AC TPR": 100 * ac["tpr_mean"],
-        "HC beats thesis": beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]),
-    })
-comparison = pd.DataFrame(comparison)
-ch.write_table(comparison.assign(**{"HC beats thesis": comparison["HC beats thesis"].map({True: "yes", False: "no"})}), "thesis_comparison",
-               float_format="{:.2f}")
-for row in comparison.itertuples(index=False):
-    verdict = "beats" if row[-1] else "does NOT beat"
-    print(f"{row[0]:2d} %: our HC TPR {row[2]:.1f} (TNR {row[3]:.1f}) {verdict} the thesis's {row[1]:.2f} (with TNR >= 99 %)")
+comparison = thesis_comparison(standard[standard["sticker"] == 3])
+ch.write_table(comparison, "thesis_comparison", float_format="{:.2f}")
+for row in comparison.to_dict("records"):
+    verdict = "beats" if row["HC beats thesis"] == "yes" else "does NOT beat"
+    print(f"{row['share %']:2d} %: our HC TPR {row['our HC TPR']} (TNR {row['our HC TNR']}) {verdict} "
+          f"the thesis's {row['thesis HC TPR']:.2f} (with TNR >= 99 %)")
 comparison
 
 # %% [markdown]
@@ -327,7 +315,7 @@ ch.write_numbers({
     "ResultsAcTprHigh": rate("ac_pca", highest, "tpr"),
     "ResultsAcTprLow": rate("ac_pca", lowest, "tpr"),
     "ResultsMaxRelTprLow": rate("concentration_max", lowest, "tpr"),
-    "ResultsHcBeatsThesis": int(comparison["HC beats thesis"].sum()) if len(comparison) else 0,
+    "ResultsHcBeatsThesis": int((comparison["HC beats thesis"] == "yes").sum()) if len(comparison) else 0,
     "ResultsThesisSettings": len(comparison),
     "ResultsHcSeconds": f"{frame.loc[frame['method'] == 'gw_kmeans', 'runtime_s'].mean():.1f}",
 })

@@ -299,3 +299,24 @@ def test_beating_the_thesis_needs_a_higher_tpr_and_a_tnr_of_99_percent():
     assert not beats_thesis(0.33, tpr=0.994, tnr=1.0)  # found fewer
     with pytest.raises(KeyError):
         beats_thesis(0.5, tpr=1.0, tnr=1.0)  # the thesis reports no rate for this share
+
+
+def test_thesis_comparison_table_from_seeds():
+    import pandas as pd
+
+    from poisondetect.detection.results import thesis_comparison
+
+    rows = []
+    for seed, (hc_tpr, hc_tnr) in enumerate([(1.0, 1.0), (0.99, 0.995)]):  # beats 99.46 at 33 % on average
+        rows += [{"share": 0.33, "seed": seed, "method": "gw_kmeans", "tpr": hc_tpr, "tnr": hc_tnr, "attack_success": 0.9},
+                 {"share": 0.33, "seed": seed, "method": "ac_pca", "tpr": 0.5, "tnr": 0.6, "attack_success": 0.9},
+                 {"share": 0.05, "seed": seed, "method": "gw_kmeans", "tpr": 0.9, "tnr": 0.5 + seed / 10, "attack_success": 0.3 + seed / 10},
+                 {"share": 0.05, "seed": seed, "method": "ac_pca", "tpr": 0.4, "tnr": 0.7, "attack_success": 0.3 + seed / 10},
+                 {"share": 0.25, "seed": seed, "method": "gw_kmeans", "tpr": 1.0, "tnr": 1.0, "attack_success": 1.0}]  # no thesis rate
+    table = thesis_comparison(pd.DataFrame(rows))
+    assert table["share %"].tolist() == [33, 5]
+    assert table["HC beats thesis"].tolist() == ["yes", "no"]  # at 5 %: TPR 90 > 87.43, but TNR 55 < 99
+    assert table.loc[0, "our HC TPR"] == "99.5 ± 0.7" and table.loc[1, "our HC TNR"] == "55.0 ± 7.1"
+    assert table.loc[1, "ASR %"] == pytest.approx(35.0)
+    assert table.loc[0, "thesis HC TPR"] == 99.46 and table.loc[1, "thesis AC TPR"] == 36.55
+    assert "ASR %" not in thesis_comparison(pd.DataFrame(rows).drop(columns="attack_success")).columns

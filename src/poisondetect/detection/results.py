@@ -93,3 +93,30 @@ def wide_table(frame: pd.DataFrame, row: str, methods: Sequence[str], rates: Map
                 mean_std(part.loc[v, f"{key}_mean"], part.loc[v, f"{key}_std"]) if v in part.index else "--" for v in table[row_label or row]
             ]
     return table
+
+
+def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
+    """Our HC and AC beside the thesis's reported TPR, one row per poison share the thesis reports.
+
+    ``frame`` is a :func:`run_grid` table with columns ``share``, ``method``
+    (``gw_kmeans`` and ``ac_pca`` among them), ``tpr`` and ``tnr``, one row per
+    seed; an ``attack_success`` column adds the mean attack success. Our rates
+    are "mean ± std" in percent; ``HC beats thesis`` applies :func:`beats_thesis`
+    to the means.
+    """
+    ours = summarize(frame[frame["method"].isin(["gw_kmeans", "ac_pca"])], ["method", "share"], ("tpr", "tnr"))
+    rows = []
+    for share in [s for s in dict.fromkeys(frame["share"]) if s in THESIS_HC_TPR]:
+        hc = ours[(ours["method"] == "gw_kmeans") & (ours["share"] == share)].iloc[0]
+        ac = ours[(ours["method"] == "ac_pca") & (ours["share"] == share)].iloc[0]
+        row = {"share %": round(100 * share)}
+        if "attack_success" in frame.columns:
+            row["ASR %"] = 100 * frame.loc[frame["share"] == share, "attack_success"].mean()
+        rows.append({
+            **row,
+            "thesis HC TPR": THESIS_HC_TPR[share], "our HC TPR": mean_std(hc["tpr_mean"], hc["tpr_std"]),
+            "our HC TNR": mean_std(hc["tnr_mean"], hc["tnr_std"]), "thesis AC TPR": THESIS_AC_TPR[share],
+            "our AC TPR": mean_std(ac["tpr_mean"], ac["tpr_std"]), "our AC TNR": mean_std(ac["tnr_mean"], ac["tnr_std"]),
+            "HC beats thesis": "yes" if beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]) else "no",
+        })
+    return pd.DataFrame(rows)
