@@ -48,7 +48,7 @@ from poisondetect.attacks import AmplitudePattern, AttackExperiment, BadNets, Bl
 from poisondetect.config import by_profile
 from poisondetect.detection import detection_metrics, roc_curve
 from poisondetect.detection.experiment import DETECTOR_LABELS, DetectionConfig, evaluate
-from poisondetect.detection.results import mean_std, run_grid, summarize, thesis_comparison, wide_table
+from poisondetect.detection.results import SHORT_LABELS, mean_std, run_grid, summarize, thesis_comparison, wide_table
 
 ch = report.Chapter("06_results", profile, dataset)
 model_name = by_profile(profile, smoke="net", quick="net", full="inception")
@@ -133,7 +133,7 @@ baseline_table
 
 # %%
 standard = frame[frame["series"] == "standard"]
-hc_ac = wide_table(standard[standard["sticker"] == 3], "share %", ("gw_kmeans", "ac_pca"), row_label="share %")
+hc_ac = wide_table(standard[standard["sticker"] == 3], "share %", ("gw_kmeans", "ac_pca"), row_label="share %", labels=SHORT_LABELS)
 ch.write_table(hc_ac, "standard_hc_ac")
 hc_ac
 
@@ -144,7 +144,7 @@ hc_ac
 rates = {"tpr": "TPR", "tnr": "TNR"}
 by_sticker = []
 for size in sticker_sizes:
-    part = wide_table(standard[standard["sticker"] == size], "share %", methods, rates=rates, row_label="share %")
+    part = wide_table(standard[standard["sticker"] == size], "share %", methods, rates=rates, row_label="share %", labels=SHORT_LABELS)
     part.insert(0, "sticker", size)
     by_sticker.append(part)
 all_standard = pd.concat(by_sticker, ignore_index=True)
@@ -225,7 +225,7 @@ ch.save_figure(fig, "roc")
 # %%
 others = frame[frame["series"] != "standard"].copy()
 others["setting"] = others["series"] + " " + others["share %"].astype(str) + " %"
-others_table = wide_table(others, "setting", ("gw_kmeans", "ac_pca", "concentration_max"), row_label="setting")
+others_table = wide_table(others, "setting", ("gw_kmeans", "ac_pca", "concentration_max"), row_label="setting", labels=SHORT_LABELS)
 ch.write_table(others_table, "other_attacks")
 others_table
 

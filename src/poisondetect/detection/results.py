@@ -21,6 +21,12 @@ from .metrics import detection_metrics
 
 #: Metrics shown in the thesis tables, as percentages.
 RATE_COLUMNS = {"accuracy": "ACC", "tpr": "TPR", "tnr": "TNR"}
+#: Short detector names for tables with several columns per detector ("HC TPR" rather than "HC (GW k-means) TPR").
+SHORT_LABELS = {
+    "gw_kmeans": "HC", "spray_euclidean": "SpRAy", "spray_gw": "SpRAy-GW", "ac_pca": "AC", "ac_ica": "AC-ICA",
+    "spectral_signatures": "Spec. sig.", "concentration_max": "Max. rel.", "concentration_topk": "Top-k",
+    "raw_pca": "Pixels", "raw_ica": "Pixels-ICA",
+}
 
 #: TPR (percent) the original thesis reported on GTSRB with the simplified Inception v3, standard
 #: attack with a 3x3 sticker, mean of 5 runs, by poison share: heatmap clustering (HC) and
@@ -82,14 +88,18 @@ def mean_std(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> 
     return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
 
 
-def wide_table(frame: pd.DataFrame, row: str, methods: Sequence[str], rates: Mapping[str, str] = RATE_COLUMNS, row_label: str | None = None) -> pd.DataFrame:
-    """Thesis-style table: one row per value of ``row``, columns "<method> ACC/TPR/TNR" as "mean ± std" in percent."""
+def wide_table(frame: pd.DataFrame, row: str, methods: Sequence[str], rates: Mapping[str, str] = RATE_COLUMNS, row_label: str | None = None,
+               labels: Mapping[str, str] = DETECTOR_LABELS) -> pd.DataFrame:
+    """Thesis-style table: one row per value of ``row``, columns "<label> ACC/TPR/TNR" as "mean ± std" in percent.
+
+    ``labels`` names the methods (``SHORT_LABELS`` keeps a table of many columns narrow).
+    """
     summary = summarize(frame[frame["method"].isin(methods)], [row, "method"], tuple(rates))
     table = pd.DataFrame({row_label or row: list(dict.fromkeys(summary[row]))})
     for method in methods:
         part = summary[summary["method"] == method].set_index(row)
         for key, label in rates.items():
-            table[f"{DETECTOR_LABELS.get(method, method)} {label}"] = [
+            table[f"{labels.get(method, method)} {label}"] = [
                 mean_std(part.loc[v, f"{key}_mean"], part.loc[v, f"{key}_std"]) if v in part.index else "--" for v in table[row_label or row]
             ]
     return table
