@@ -31,7 +31,7 @@ import numpy as np
 from poisondetect import report
 from poisondetect.attacks import AttackExperiment, BadNets, Sticker, attack_report, poisoned_model
 from poisondetect.detection.experiment import DetectionConfig
-from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, run_grid, summarize, thesis_comparison
+from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, run_grid, summarize, thesis_comparison
 
 METHODS = ("gw_kmeans", "ac_pca", "spray_euclidean", "concentration_topk")
 
@@ -67,17 +67,19 @@ def main() -> None:
                              "attack_success": attack["attack_success"], "clean_accuracy": attack["clean_accuracy"]})
     frame = run_grid(settings, METHODS, config)
     summary = summarize(frame, ["share", "method"], ("tpr", "tnr", "attack_success", "clean_accuracy")).set_index(["share", "method"])
+    table = thesis_comparison(frame)
+    verdicts = dict(zip(table["share %"], table["HC beats thesis"] == "yes"))
     for share in args.shares:
         ours = {m: {key: percent_or_none(summary.loc[(share, m), key]) for key in ("tpr_mean", "tpr_std", "tnr_mean", "tnr_std")} for m in METHODS}
         hc = summary.loc[(share, "gw_kmeans")]
         first = frame[frame["share"] == share].iloc[0]
         results["shares"][str(share)] = {
             "thesis_hc_tpr": THESIS_HC_TPR[share], "thesis_ac_tpr": THESIS_AC_TPR[share], "ours": ours,
-            "hc_beats_thesis": beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]),
+            "hc_beats_thesis": bool(verdicts[round(100 * share)]),
             "attack_success_mean": float(hc["attack_success_mean"]), "clean_accuracy_mean": float(hc["clean_accuracy_mean"]),
             "n_inspected": int(first["n"]), "n_poison": int(first["n_poison"]),
         }
-    table = thesis_comparison(frame).rename(columns={"share %": f"share % ({args.model}, {args.profile}, {len(args.seeds)} seeds)"})
+    table = table.rename(columns={"share %": f"share % ({args.model}, {args.profile}, {len(args.seeds)} seeds)"})
     results["table"] = str(report.write_table(table, "bench", "thesis_comparison", args.profile, "gtsrb", float_format="{:.2f}"))
     results["seconds"] = round(time.perf_counter() - start, 1)
     results["load_average_at_end"] = os.getloadavg()

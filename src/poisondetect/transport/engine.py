@@ -40,6 +40,7 @@ __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 #: :math:`nm(n+m) / (64 \cdot 64 \cdot 128)` of them (the solver's matrix products), so
 #: 780 pairs of 256-point spaces count as 50,000.
 MIN_WORK_FOR_WORKERS = 20_000
+_WORK_OF_A_64_POINT_PAIR = 64 * 64 * (64 + 64)
 #: Solver options of ``method="polished"`` (options given to :func:`gw_pairs` override them).
 POLISHED = {"max_iter": 8, "inner_iter": 5, "final_iter": 0, "polish": 1}
 METHODS = ("polished", "entropic", "exact")
@@ -105,15 +106,13 @@ def _solve_all(batches: list[tuple[np.ndarray, np.ndarray]], helpers: int, state
             while k is not None and len(pending) < 2 * helpers:
                 pending[pool.submit(_solve_batch, *batches[k])] = k
                 k = next(order, None)
-            for future in [f for f in pending if f.done()]:
-                finish(pending.pop(future), future.result())
             if k is not None:
                 finish(k, _solve_batch(*batches[k]))
                 k = next(order, None)
-            elif pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(pending.pop(future), future.result())
+            else:  # nothing left to start: wait for the helpers
+                wait(pending, return_when=FIRST_COMPLETED)
+            for future in [f for f in pending if f.done()]:
+                finish(pending.pop(future), future.result())
     return results
 
 
@@ -193,7 +192,7 @@ def gw_pairs(
     values = np.empty(len(I))
     bar = tqdm(total=len(I), desc=desc, disable=not progress, unit="pair")
     n_i, n_j = sizes[I].astype(float), sizes[J].astype(float)
-    work = float(np.sum(n_i * n_j * (n_i + n_j))) / (64 * 64 * 128)
+    work = float(np.sum(n_i * n_j * (n_i + n_j))) / _WORK_OF_A_64_POINT_PAIR
     helpers = n_workers - 1 if work >= MIN_WORK_FOR_WORKERS and len(batches) > 1 else 0
     threads = torch.get_num_threads()
     try:
