@@ -1,7 +1,9 @@
 """Speed of GW k-means on one GTSRB target class, beside POT's per-pair loop; speed of the other detectors.
 
 The input is the 80 km/h class of real GTSRB after a standard attack (3x3
-sticker, 20 % of the final class poisoned: about 2,475 images). Heatmaps need a
+sticker, 20 % of the final class poisoned: about 2,475 images), read from
+``$POISONDETECT_DATA/gtsrb32.npz``; without that file the benchmark runs on the
+embedded SynthSigns (quick profile) and says so in its output. Heatmaps need a
 trained model, which this benchmark does not train; the maps are the
 relevance-like stand-ins of :func:`poisondetect.transport.edge_relevance`
 (smoothed gradient magnitude), turned into metric-measure spaces exactly as in
@@ -14,7 +16,7 @@ sample of (heatmap, barycenter) pairs and extrapolated to the number of GW
 problems GW k-means solved in its assignments (barycenter updates excluded, so
 the POT estimate is a lower bound).
 
-Run: ``.venv/bin/python benchmarks/bench_detection.py`` (``--quick``: 600 images).
+Run: ``POISONDETECT_DATA=<folder of gtsrb32.npz> .venv/bin/python benchmarks/bench_detection.py`` (``--quick``: 600 images).
 Prints one JSON object. Uses 2 torch threads / 2 worker processes.
 """
 
@@ -22,11 +24,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
+import ot
 import torch
+
+from poisondetect import data, paths
+from poisondetect.attacks import BadNets, Sticker, poison
+from poisondetect.detection import activation_clustering, detection_metrics, relevance_concentration, spectral_signatures, spray
+from poisondetect.detection.gw_kmeans import gw_kmeans
+from poisondetect.detection.representations import euclidean_distances, heatmap_features, heatmap_spaces, raw_pixels
+from poisondetect.transport import edge_relevance, gw_barycenter, gw_to_centers
 
 
 def main() -> None:
@@ -34,19 +43,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 images instead of the whole class")
     parser.add_argument("--pot-pairs", type=int, default=200, help="pairs timed with POT's exact solver")
     args = parser.parse_args()
-    os.environ.setdefault("POISONDETECT_DATA", "/work/shared/data/gtsrb")
     torch.set_num_threads(2)
-
-    import ot
-
-    from poisondetect import data
-    from poisondetect.attacks import BadNets, Sticker, poison
-    from poisondetect.detection import activation_clustering, detection_metrics, relevance_concentration, spectral_signatures, spray
-    from poisondetect.detection.gw_kmeans import gw_kmeans
-    from poisondetect.detection.representations import euclidean_distances, heatmap_features, heatmap_spaces, raw_pixels
-    from poisondetect.transport import edge_relevance, gw_barycenter, gw_to_centers
-
-    signs = data.load("gtsrb", "full")
+    dataset = "gtsrb" if (paths.data_dir() / "gtsrb32.npz").exists() else "synth"
+    signs = data.load(dataset, "full" if dataset == "gtsrb" else "quick")
     attack = BadNets(source=2, target=5, poison_share=0.2, trigger=Sticker(size=3))
     poisoned = poison(signs.train_images, signs.train_labels, signs.train_tracks, attack, seed=0)
     idx = np.flatnonzero(poisoned.labels == attack.target)
@@ -95,7 +94,8 @@ def main() -> None:
     m = detection_metrics(truth, hc)
     print(json.dumps({
         "benchmark": "detection",
-        "input": "GTSRB class 5 after BadNets 3x3 at 20 %, edge-relevance stand-in maps (not LRP)",
+        "input": f"{'GTSRB' if dataset == 'gtsrb' else 'SynthSigns (no gtsrb32.npz in $POISONDETECT_DATA)'} class 5 "
+                 "after BadNets 3x3 at 20 %, edge-relevance stand-in maps (not LRP)",
         "n_images": int(len(idx)),
         "n_poison": int(truth.sum()),
         "median_points_per_space": float(np.median([s.n for s in spaces])),

@@ -29,9 +29,11 @@ import time
 import numpy as np
 
 from poisondetect import report
-from poisondetect.attacks import AttackExperiment, BadNets, Sticker, attack_report, poisoned_model
-from poisondetect.detection.experiment import DetectionConfig
-from poisondetect.detection.results import THESIS_AC_TPR, THESIS_HC_TPR, run_grid, summarize, thesis_comparison
+from poisondetect.attacks import BadNets, Sticker
+from poisondetect.experiments import (
+    THESIS_AC_TPR, THESIS_HC_TPR, AttackExperiment, ClassSelection, attack_report, detector_settings, poisoned_model,
+    run_grid, summarize, thesis_comparison,
+)
 
 METHODS = ("gw_kmeans", "ac_pca", "spray_euclidean", "concentration_topk")
 
@@ -52,20 +54,20 @@ def main() -> None:
     unknown = [s for s in args.shares if s not in THESIS_HC_TPR]
     if unknown:
         parser.error(f"the thesis reports no rates for shares {unknown}; choose from {sorted(THESIS_HC_TPR)}")
-    config = DetectionConfig(max_samples=args.max_samples)
+    selection, settings = ClassSelection(max_samples=args.max_samples), detector_settings(args.profile)
     results = {"benchmark": "thesis_comparison", "dataset": "gtsrb", "model": args.model, "profile": args.profile,
-              "seeds": args.seeds, "config": {"lrp_method": config.lrp_method, "space_lrp_method": config.space_lrp_method,
-                                              "max_samples": config.max_samples}, "shares": {}}
+               "seeds": args.seeds, "config": {"explanation": {m: getattr(settings[m], "explanation", None) for m in METHODS},
+                                               "max_samples": selection.max_samples}, "shares": {}}
     start = time.perf_counter()
-    settings = []
+    grid = []
     for share in args.shares:
         for seed in args.seeds:
             exp = AttackExperiment(dataset="gtsrb", profile=args.profile, model=args.model, seed=seed,
                                    attack=BadNets(source=2, target=5, poison_share=share, trigger=Sticker(size=3)))
             attack = attack_report(exp, poisoned_model(exp, progress=False)[0], seed)
-            settings.append({"share": share, "seed": seed, "experiment": exp,
+            grid.append({"share": share, "seed": seed, "experiment": exp,
                              "attack_success": attack["attack_success"], "clean_accuracy": attack["clean_accuracy"]})
-    frame = run_grid(settings, METHODS, config)
+    frame = run_grid(grid, METHODS, selection, settings)
     summary = summarize(frame, ["share", "method"], ("tpr", "tnr", "attack_success", "clean_accuracy")).set_index(["share", "method"])
     table = thesis_comparison(frame)
     verdicts = dict(zip(table["share %"], table["HC beats thesis"] == "yes"))

@@ -63,18 +63,18 @@ import pandas as pd
 
 from poisondetect import data, report
 from poisondetect.attacks import (
-    TRANSFORMS, AmplitudePattern, AttackExperiment, BadNets, Blended, BlendPattern, CleverHans,
-    LabelConsistent, Sticker, attack_report, attack_success_rate, clean_accuracy, pgd_linf,
-    poisoned_model,
+    TEST_TIME_TRANSFORMS, AmplitudePattern, BadNets, Blended, BlendPattern, CleverHans, LabelConsistent, Sticker,
+    attack_success_rate, clean_accuracy, pgd_linf,
 )
 from poisondetect.attacks.pgd import to_uint8_pixels
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
+from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model, profile_model
 
 ch = report.Chapter("02_attacks", profile, dataset)
 started = time.perf_counter()
 SOURCE, TARGET = 2, 5
-model_name = by_profile(profile, smoke="net", quick="net", full="inception")
+model_name = profile_model(profile)
 # sticker side -> poison shares trained (thesis Tables 3.3/3.4 in the full profile)
 grid = by_profile(
     profile,
@@ -288,7 +288,7 @@ summary
 
 # %%
 rows = []
-for name, transform in TRANSFORMS.items():
+for name, transform in TEST_TIME_TRANSFORMS.items():
     rows.append({"transformation": name,
                  "ASR": 100 * attack_success_rate(main_model, main_exp.attack, signs.test_images, signs.test_labels, transform=transform),
                  "clean acc.": 100 * clean_accuracy(main_model, signs.test_images, signs.test_labels, transform=transform)})
@@ -296,8 +296,8 @@ transforms_table = pd.DataFrame(rows)
 ch.write_table(transforms_table, "test_time_transforms")
 
 triggered = Sticker(size=3).apply(source_img, positions=centre)
-fig, axes = plt.subplots(1, len(TRANSFORMS), figsize=(1.0 * len(TRANSFORMS), 1.3))
-for ax, (name, transform), row in zip(axes, TRANSFORMS.items(), rows):
+fig, axes = plt.subplots(1, len(TEST_TIME_TRANSFORMS), figsize=(1.0 * len(TEST_TIME_TRANSFORMS), 1.3))
+for ax, (name, transform), row in zip(axes, TEST_TIME_TRANSFORMS.items(), rows):
     report.show_image(ax, transform(triggered)[0])
     ax.set_title(f"{name}\nASR {row['ASR']:.0f} %", fontsize=6)
     ax.axis("off")

@@ -42,10 +42,11 @@ import torch
 from torch import nn
 
 from poisondetect import data, report
-from poisondetect.attacks import AmplitudePattern, LabelConsistent, poisoned_model, showcase_experiment
+from poisondetect.attacks import AmplitudePattern, LabelConsistent
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
-from poisondetect.explain import ExplainSettings, explain, heatmaps_for, relevance_magnitude
+from poisondetect.experiments import explanations, poisoned_model, showcase_experiment
+from poisondetect.explain import ExplainSettings, explain, relevance_magnitude
 
 ch = report.Chapter("03_lrp", profile, dataset)
 n_conservation = by_profile(profile, smoke=16, quick=300, full=1000)
@@ -170,7 +171,7 @@ subset = np.sort(np.concatenate([
     rng.choice(np.flatnonzero(is_poison), size=min(n_show // 3, is_poison.sum()), replace=False),
 ]))
 sub_images, sub_poison = images[subset], is_poison[subset]
-lrp = heatmaps_for(model, sub_images, TARGET, "epsilon_plus_flat", config=exp, progress=False)
+lrp = explanations(exp, sub_images, TARGET, "epsilon_plus_flat", progress=False)
 print(f"{len(labelled)} images labelled {TARGET}, {is_poison.sum()} poisoned; explained {len(subset)} "
       f"({sub_poison.sum()} poisoned)")
 
@@ -218,7 +219,7 @@ ch.save_figure(fig, "method_grid")
 # for every explained image, the sum of the heatmap against the explained logit.
 
 # %%
-lrp0 = heatmaps_for(model, sub_images, TARGET, "lrp0", config=exp, progress=False)
+lrp0 = explanations(exp, sub_images, TARGET, "lrp0", progress=False)
 fig, axes = plt.subplots(1, 2, figsize=(6.4, 2.8))
 for ax, result, name in ((axes[0], lrp0, "LRP-0"), (axes[1], lrp, "$\\epsilon$+flat composite")):
     totals = result.maps.sum(axis=(1, 2))

@@ -31,8 +31,8 @@
 # signs, relabelled 80 km/h, 15 % of the final 80 km/h class). Every heatmap
 # explains the logit of the target class 80 km/h for a training image labelled
 # 80 km/h, clean or poisoned, exactly what the detector of chapter 5 sees. The model
-# and the heatmaps come from the package's cache (`attacks.poisoned_model`,
-# `explain.heatmaps_for`) and are computed when missing.
+# and the heatmaps come from the package's cache (`experiments.poisoned_model`,
+# `experiments.explanations`) and are computed when missing.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -51,9 +51,8 @@ from scipy.spatial.distance import directed_hausdorff
 
 from poisondetect import report
 from poisondetect import transport as tr
-from poisondetect.attacks import poisoned_model, showcase_experiment
 from poisondetect.config import by_profile
-from poisondetect.explain import heatmaps_for
+from poisondetect.experiments import explanations, poisoned_model, showcase_experiment
 
 ch = report.Chapter("04_optimal_transport", profile, dataset)
 PAL = report.PALETTE
@@ -226,7 +225,7 @@ chosen = np.concatenate([
 ])
 images = poisoned.images[labelled[chosen]]
 is_poison = is_poison_class[chosen]
-lrp = heatmaps_for(model, images, TARGET, "epsilon_plus_flat", config=exp, progress=False)
+lrp = explanations(exp, images, TARGET, "epsilon_plus_flat", progress=False)
 maps = lrp.maps
 # a space needs positive relevance; a barely trained (smoke) model can explain an image with none
 usable = np.clip(maps, 0, None).sum(axis=(1, 2)) > 0

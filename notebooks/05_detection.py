@@ -48,27 +48,24 @@ import numpy as np
 import pandas as pd
 
 from poisondetect import data, report
-from poisondetect.attacks import clean_experiment, showcase_experiment
 from poisondetect.config import by_profile
-from poisondetect.detection import (
-    affinity_graph, auroc, detection_metrics, gw_kmeans, laplacian_spectrum, normalized_laplacian,
-    rank_classes, spray,
-)
-from poisondetect.detection import representations as rep
-from poisondetect.detection.experiment import DETECTOR_LABELS, DetectionConfig, class_data, evaluate, spaces_of
+from poisondetect.detection import affinity_graph, auroc, detection_metrics, labels, laplacian_spectrum, normalized_laplacian
 from poisondetect.detection.metrics import confusion
-from poisondetect.transport import mds_embedding
+from poisondetect.detection.representations import euclidean_distances, heatmap_features
+from poisondetect.experiments import (
+    ClassSelection, class_data, clean_experiment, detect, detector_settings, evaluate, inspected, pct,
+    rank_experiment_classes, rates_table, showcase_experiment,
+)
+from poisondetect.transport import mds_embedding, pairwise_gw
 
 ch = report.Chapter("05_detection", profile, dataset)
 exp = showcase_experiment(dataset, profile, seed)
-model_name = exp.model
-config = DetectionConfig(max_samples=by_profile(profile, smoke=None, quick=600, full=None), seed=seed,
-                         gw_max_iter=by_profile(profile, smoke=2, quick=20, full=20),
-                         barycenter_steps=by_profile(profile, smoke=2, quick=5, full=5))
-ranking_config = DetectionConfig(max_samples=by_profile(profile, smoke=None, quick=200, full=500), seed=seed)
+settings = detector_settings(profile, seed)
+flat_rule, space_rule = settings["spray_euclidean"].explanation, settings["gw_kmeans"].explanation
+names = labels()
 target = exp.attack.target
-cls = class_data(exp, config=config)
-print(f"model {model_name}, class {target} ({data.class_name(target)}): {cls.n} training images inspected, "
+cls = class_data(exp, inspected(profile, seed))
+print(f"model {exp.model}, class {target} ({data.class_name(target)}): {cls.n} training images inspected, "
       f"{cls.is_poison.sum()} of them poisoned ({100 * cls.is_poison.mean():.1f} %)")
 
 # %% [markdown]
@@ -89,7 +86,8 @@ show_clean = rng.choice(np.flatnonzero(~cls.is_poison), size=4, replace=False)
 show_poison = rng.choice(np.flatnonzero(cls.is_poison), size=min(4, int(cls.is_poison.sum())), replace=False)
 shown = np.r_[show_clean, show_poison]
 fig, axes = plt.subplots(3, len(shown), figsize=(1.0 * len(shown), 3.4))
-for row, (maps, rule) in enumerate(((cls.maps, config.lrp_method), (cls.space_maps, config.space_lrp_method)), start=1):
+for row, rule in enumerate((flat_rule, space_rule), start=1):
+    maps = cls.maps(rule)
     limit = float(np.abs(maps[shown]).max())
     for col, i in enumerate(shown):
         image = report.show_heatmap(axes[row, col], maps[i], limit=limit)
@@ -130,13 +128,12 @@ ch.save_figure(fig, "heatmaps")
 # first 30 eigenvalues. The figure below is the same plot computed correctly.
 
 # %%
-features = rep.heatmap_features(cls.maps, config.heatmap_normalization)
-distances = rep.euclidean_distances(features)
+distances = euclidean_distances(heatmap_features(cls.maps(flat_rule), settings["spray_euclidean"].normalization))
 laplacian = normalized_laplacian(affinity_graph(distances, "knn", n_neighbors=min(10, cls.n - 1)))
 eigenvalues, eigenvectors = laplacian_spectrum(laplacian, 30)
-spray_result = spray(distances, n_clusters=config.spray_clusters, n_neighbors=min(10, cls.n - 1), seed=seed)
+spray_result = detect(cls, "spray_euclidean", settings["spray_euclidean"])
 spray_metrics = detection_metrics(cls.is_poison, spray_result)
-spray_two = spray(distances, n_clusters=2, n_neighbors=min(10, cls.n - 1), seed=seed)
+spray_two = detect(cls, "spray_euclidean", dataclasses.replace(settings["spray_euclidean"], n_clusters=2))
 spray_two_metrics = detection_metrics(cls.is_poison, spray_two)
 print(f"eigengap suggests {spray_result.extra['eigengap_k']} clusters; graph has {spray_result.extra['n_components']} component(s)")
 print("eigengap clusters:", {k: round(v, 3) for k, v in spray_metrics.items()})
@@ -144,7 +141,7 @@ print("two clusters:     ", {k: round(v, 3) for k, v in spray_two_metrics.items(
 
 # how well the horizontal centre of the positive relevance alone tells the two halves of the clean maps apart
 two_labels = spray_two.labels
-positive = np.clip(cls.maps, 0, None)
+positive = np.clip(cls.maps(flat_rule), 0, None)
 centre_x = (positive * np.arange(positive.shape[2])).sum((1, 2)) / positive.sum((1, 2))
 clean_halves = two_labels[~cls.is_poison]
 position_auroc = auroc(clean_halves == clean_halves.max(), centre_x[~cls.is_poison])
@@ -183,7 +180,7 @@ ch.save_figure(fig, "spray_euclidean")
 # - **update** of each barycenter (32 points) from a random subset of 10 of its members, as in
 #   the thesis;
 # - **stop** when no assignment changes. The smaller cluster is flagged;
-# - **restarts**: with `gw_n_init > 1` the whole procedure is repeated from new
+# - **restarts**: with `n_init > 1` (a field of `GWKMeansSettings`) the whole procedure is repeated from new
 #   k-means++ seeds and the partition with the lowest total discrepancy
 #   $\sum_i GW(X_i, c_{\ell_i})$ is kept, as in Euclidean k-means.
 #
@@ -194,14 +191,11 @@ ch.save_figure(fig, "spray_euclidean")
 # (the thesis's run on GTSRB at 33 % ended with tn, fp, fn, tp = 1632, 18, 27, 786).
 
 # %%
-spaces = spaces_of(cls, config)
-hc = gw_kmeans(spaces, max_iter=config.gw_max_iter, barycenter_size=config.barycenter_size,
-               barycenter_samples=config.barycenter_samples, barycenter_steps=config.barycenter_steps, seed=seed,
-               n_init=config.gw_n_init)
+hc = detect(cls, "gw_kmeans", settings["gw_kmeans"], progress=True)
 rows = []
-for step, labels in enumerate(hc.extra["history"]):
-    sizes = np.bincount(labels, minlength=2)
-    flagged = labels == int(np.argmin(sizes))
+for step, round_labels in enumerate(hc.extra["history"]):
+    sizes = np.bincount(round_labels, minlength=2)
+    flagged = round_labels == int(np.argmin(sizes))
     tn, fp, fn, tp = confusion(cls.is_poison, flagged)
     rows.append({"round": "seeding" if step == 0 else str(step), "tn": tn, "fp": fp, "fn": fn, "tp": tp,
                  "TPR": 100 * tp / max(tp + fn, 1), "TNR": 100 * tn / max(tn + fp, 1)})
@@ -227,8 +221,6 @@ print(f"converged: {hc.extra['converged']} after {hc.extra['iterations']} rounds
 # on the whole inspected class, for both rules:
 
 # %%
-from poisondetect.transport import pairwise_gw
-
 sub_rng = np.random.default_rng(seed)
 n_sub_clean, n_sub_poison = by_profile(profile, smoke=(8, 4), quick=(60, 30), full=(60, 30))
 sub = np.r_[sub_rng.choice(np.flatnonzero(~cls.is_poison), size=min(n_sub_clean, int((~cls.is_poison).sum())), replace=False),
@@ -241,12 +233,11 @@ def mean_offdiagonal(block: np.ndarray) -> float:
 
 
 rule_rows = []
-# the class's maps of both rules are loaded already: cls.space_maps (the spaces above) and cls.maps
-for rule, maps in {config.space_lrp_method: cls.space_maps, config.lrp_method: cls.maps}.items():
-    rule_config = dataclasses.replace(config, space_lrp_method=rule)
-    rule_spaces = spaces if rule == config.space_lrp_method else spaces_of(dataclasses.replace(cls, space_maps=maps), rule_config)
-    sub_gw = pairwise_gw([rule_spaces[i] for i in sub], progress=False)
-    rule_hc = hc if rule == config.space_lrp_method else evaluate(exp, ("gw_kmeans",), rule_config, progress=False)[1]["gw_kmeans"]
+for rule in (space_rule, flat_rule):
+    rule_settings = dataclasses.replace(settings["gw_kmeans"], explanation=rule)
+    rule_spaces = rule_settings.space.spaces(cls.maps(rule)[sub])
+    sub_gw = pairwise_gw(rule_spaces, progress=False)
+    rule_hc = detect(cls, "gw_kmeans", rule_settings)
     rule_metrics = detection_metrics(cls.is_poison, rule_hc)
     rule_rows.append({"rule": rule,
                       "GW poisoned-poisoned": mean_offdiagonal(sub_gw[np.ix_(sub_truth, sub_truth)]),
@@ -274,10 +265,10 @@ fixed_exp = exp.replace(attack=dataclasses.replace(exp.attack, trigger=dataclass
 position_methods = ("gw_kmeans", "spray_euclidean", "concentration_topk", "ac_ica")
 position_rows = []
 for placement, experiment in (("random in a 16x16 window", exp), ("fixed", fixed_exp)):
-    position_truth, found = evaluate(experiment, position_methods, config, progress=False)
+    position_truth, found = evaluate(experiment, position_methods, inspected(profile, seed), settings, progress=False)
     for m in position_methods:
         rates = detection_metrics(position_truth, found[m])
-        position_rows.append({"sticker position": placement, "method": DETECTOR_LABELS[m],
+        position_rows.append({"sticker position": placement, "method": names[m],
                               "TPR": 100 * rates["tpr"], "TNR": 100 * rates["tnr"], "AUROC": 100 * rates["auroc"]})
 positions_table = pd.DataFrame(position_rows)
 ch.write_table(positions_table, "sticker_positions")
@@ -295,9 +286,10 @@ positions_table
 fig, axes = plt.subplots(1, 2, figsize=(5.0, 2.5))
 flag_cluster = int(np.argmin(np.bincount(hc.labels, minlength=2)))
 for ax, j in zip(axes, (1 - flag_cluster, flag_cluster)):
-    centre = hc.extra["barycenters"][j]
-    xy = mds_embedding(centre.C)
-    ax.scatter(xy[:, 0], xy[:, 1], s=2000 * centre.p, color=report.PALETTE[3 if j == flag_cluster else 0], alpha=0.7, linewidths=0)
+    weights = hc.extra["barycenter_weights"][j]
+    points = weights > 0  # the padding of a smaller centre carries no mass
+    xy = mds_embedding(hc.extra["barycenter_costs"][j][np.ix_(points, points)])
+    ax.scatter(xy[:, 0], xy[:, 1], s=2000 * weights[points], color=report.PALETTE[3 if j == flag_cluster else 0], alpha=0.7, linewidths=0)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_title(f"{'flagged' if j == flag_cluster else 'other'} cluster ({np.sum(hc.labels == j)} maps)")
     ax.set_xticks([])
@@ -319,13 +311,9 @@ ch.save_figure(fig, "gw_barycenters")
 # baseline (thesis Table 3.2).
 
 # %%
-methods = ("spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk", "raw_pca")
-truth, results = evaluate(exp, methods, config)
-results = {"gw_kmeans": hc, **results}  # the GW k-means run above, on the same images
-table = pd.DataFrame([{"method": DETECTOR_LABELS[m], **detection_metrics(truth, r)} for m, r in results.items()])
-shown_table = table[["method", "accuracy", "tpr", "tnr", "f1", "auroc", "runtime_s"]].copy()
-shown_table[["accuracy", "tpr", "tnr", "f1", "auroc"]] *= 100
-shown_table.columns = ["method", "ACC", "TPR", "TNR", "F1", "AUROC", "time (s)"]
+methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk", "raw_pca")
+truth, results = evaluate(exp, methods, inspected(profile, seed), settings)  # GW k-means: the cached run above
+shown_table = rates_table(truth, results)
 ch.write_table(shown_table, "target_class")
 shown_table
 
@@ -341,16 +329,9 @@ shown_table
 
 # %%
 ranking_methods = ("ac_pca", "spray_euclidean", "concentration_max")
-clean_exp = clean_experiment(exp)
-classes = [int(c) for c in data.load(dataset, profile).classes]
-rankings = {}
-for name, experiment in (("poisoned", exp), ("clean", clean_exp)):
-    per_method = {m: {} for m in ranking_methods}
-    for c in classes:
-        _, found = evaluate(experiment, ranking_methods, ranking_config, label=c, progress=False)
-        for m in ranking_methods:
-            per_method[m][c] = found[m]
-    rankings[name] = {m: rank_classes(per_method[m]) for m in ranking_methods}
+ranking_selection = ClassSelection(max_samples=by_profile(profile, smoke=None, quick=200, full=500), seed=seed)
+rankings = {name: rank_experiment_classes(experiment, ranking_methods, ranking_selection, settings)
+            for name, experiment in (("poisoned", exp), ("clean", clean_experiment(exp)))}
 
 fig, axes = plt.subplots(len(ranking_methods), 2, figsize=(6.4, 1.6 * len(ranking_methods)), sharex=True, squeeze=False)
 for col, name in enumerate(("poisoned", "clean")):
@@ -362,7 +343,7 @@ for col, name in enumerate(("poisoned", "clean")):
         ax.axhline(3.0, color="0.3", lw=0.8, ls="--")
         ax.set_xticks(np.arange(len(ranked)))
         ax.set_xticklabels(ranked["class"], fontsize=6)
-        ax.set_title(f"{DETECTOR_LABELS[m]}, {name} model", fontsize=8)
+        ax.set_title(f"{names[m]}, {name} model", fontsize=8)
         if col == 0:
             ax.set_ylabel("anomaly index")
 for ax in axes[-1]:
@@ -381,10 +362,6 @@ for name in rankings:
 # The numbers quoted in the thesis text come from this run.
 
 # %%
-def pct(value: float) -> str:
-    return "--" if not np.isfinite(value) else f"{100 * value:.1f}"
-
-
 by_method = {m: detection_metrics(truth, r) for m, r in results.items()}
 others_auroc = (spray_metrics["auroc"], by_method["concentration_topk"]["auroc"])
 hc_verdict = ("below both" if hc_metrics["auroc"] < min(others_auroc)
@@ -416,10 +393,10 @@ ch.write_numbers({
     "DetectFlatHcTPR": f"{rule_rows[-1]['HC TPR']:.1f}",
     "DetectFlatHcTNR": f"{rule_rows[-1]['HC TNR']:.1f}",
     "DetectFlatHcAUROC": f"{rule_rows[-1]['HC AUROC']:.1f}",
-    "DetectFixedHcTPR": f"{fixed_rates.loc[DETECTOR_LABELS['gw_kmeans'], 'TPR']:.1f}",
-    "DetectFixedHcTNR": f"{fixed_rates.loc[DETECTOR_LABELS['gw_kmeans'], 'TNR']:.1f}",
-    "DetectFixedSprayTPR": f"{fixed_rates.loc[DETECTOR_LABELS['spray_euclidean'], 'TPR']:.1f}",
-    "DetectFixedSprayTNR": f"{fixed_rates.loc[DETECTOR_LABELS['spray_euclidean'], 'TNR']:.1f}",
+    "DetectFixedHcTPR": f"{fixed_rates.loc[names['gw_kmeans'], 'TPR']:.1f}",
+    "DetectFixedHcTNR": f"{fixed_rates.loc[names['gw_kmeans'], 'TNR']:.1f}",
+    "DetectFixedSprayTPR": f"{fixed_rates.loc[names['spray_euclidean'], 'TPR']:.1f}",
+    "DetectFixedSprayTNR": f"{fixed_rates.loc[names['spray_euclidean'], 'TNR']:.1f}",
     "DetectHcRounds": hc.extra["iterations"],
     "DetectHcSeconds": f"{hc.runtime_s:.1f}",
     "DetectAcTPR": pct(by_method["ac_pca"]["tpr"]),

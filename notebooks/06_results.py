@@ -44,29 +44,25 @@ import numpy as np
 import pandas as pd
 
 from poisondetect import report
-from poisondetect.attacks import AmplitudePattern, AttackExperiment, BadNets, Blended, CleverHans, LabelConsistent, Sticker
+from poisondetect.attacks import AmplitudePattern, BadNets, Blended, CleverHans, LabelConsistent, Sticker
 from poisondetect.config import by_profile
-from poisondetect.detection import detection_metrics, roc_curve
-from poisondetect.detection.experiment import DETECTOR_LABELS, DetectionConfig, evaluate
-from poisondetect.detection.results import SHORT_LABELS, mean_std, run_grid, summarize, thesis_comparison, wide_table
+from poisondetect.detection import detection_metrics, labels, roc_curve
+from poisondetect.experiments import (
+    AttackExperiment, detector_settings, evaluate, inspected, mean_std, method_table, pct, profile_model, run_grid, summarize,
+    thesis_comparison, wide_table,
+)
 
 ch = report.Chapter("06_results", profile, dataset)
-model_name = by_profile(profile, smoke="net", quick="net", full="inception")
+model_name = profile_model(profile)
 seeds = by_profile(profile, smoke=(0,), quick=(0, 1), full=(0, 1, 2, 3, 4))
 shares = by_profile(profile, smoke=(0.33, 0.10), quick=(0.33, 0.15, 0.05), full=(0.33, 0.15, 0.10, 0.05, 0.02, 0.01))
 sticker_sizes = by_profile(profile, smoke=(3,), quick=(3,), full=(1, 2, 3))
 lc_shares = by_profile(profile, smoke=(0.33,), quick=(0.33,), full=(0.33, 0.15, 0.10, 0.05, 0.02))
 amplitudes = by_profile(profile, smoke=(), quick=(64,), full=(128, 64, 32))
 other_seeds = seeds[:1] if profile != "full" else seeds  # blended, Clever-Hans, label-consistent
-methods = by_profile(
-    profile,
-    smoke=("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk"),
-    quick=("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk"),
-    full=("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk"),
-)
-config = DetectionConfig(max_samples=by_profile(profile, smoke=None, quick=600, full=None),
-                         gw_max_iter=by_profile(profile, smoke=2, quick=20, full=20),
-                         barycenter_steps=by_profile(profile, smoke=2, quick=5, full=5))
+methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk")
+selection, detector_config = inspected(profile), detector_settings(profile)
+names = labels()
 
 
 def experiment(attack, seed):
@@ -101,7 +97,7 @@ print(f"{len(settings)} poisoned experiments x {len(methods)} detectors, model {
 # detectors do not need.
 
 # %%
-frame = run_grid(settings, methods, config)
+frame = run_grid(settings, methods, selection, detector_config)
 frame["share %"] = (100 * frame["share"]).round().astype(int)
 frame.head()
 
@@ -114,13 +110,8 @@ frame.head()
 
 # %%
 baseline_settings = [s for s in settings if s["series"] == "standard" and s["sticker"] == 3 and s["share"] == 0.33]
-baseline = run_grid(baseline_settings, ("raw_pca", "raw_ica", "ac_pca", "ac_ica"), config)
-baseline_table = summarize(baseline, ["method"], ("accuracy", "tpr", "tnr"))
-baseline_table = pd.DataFrame({
-    "method": [DETECTOR_LABELS[m] for m in baseline_table["method"]],
-    **{label: [mean_std(m, s) for m, s in zip(baseline_table[f"{key}_mean"], baseline_table[f"{key}_std"])]
-       for key, label in (("accuracy", "ACC"), ("tpr", "TPR"), ("tnr", "TNR"))},
-})
+baseline = run_grid(baseline_settings, ("raw_pca", "raw_ica", "ac_pca", "ac_ica"), selection, detector_config)
+baseline_table = method_table(baseline)
 ch.write_table(baseline_table, "raw_pixels")
 baseline_table
 
@@ -133,7 +124,7 @@ baseline_table
 
 # %%
 standard = frame[frame["series"] == "standard"]
-hc_ac = wide_table(standard[standard["sticker"] == 3], "share %", ("gw_kmeans", "ac_pca"), row_label="share %", labels=SHORT_LABELS)
+hc_ac = wide_table(standard[standard["sticker"] == 3], "share %", ("gw_kmeans", "ac_pca"), row_label="share %")
 ch.write_table(hc_ac, "standard_hc_ac")
 hc_ac
 
@@ -144,7 +135,7 @@ hc_ac
 rates = {"tpr": "TPR", "tnr": "TNR"}
 by_sticker = []
 for size in sticker_sizes:
-    part = wide_table(standard[standard["sticker"] == size], "share %", methods, rates=rates, row_label="share %", labels=SHORT_LABELS)
+    part = wide_table(standard[standard["sticker"] == size], "share %", methods, rates=rates, row_label="share %")
     part.insert(0, "sticker", size)
     by_sticker.append(part)
 all_standard = pd.concat(by_sticker, ignore_index=True)
@@ -174,7 +165,7 @@ for k, method in enumerate(methods):
     part = summary[summary["method"] == method].sort_values("share")
     for ax, key in ((ax_tpr, "tpr"), (ax_tnr, "tnr")):
         ax.errorbar(100 * part["share"], 100 * part[f"{key}_mean"], yerr=100 * part[f"{key}_std"].fillna(0),
-                    marker=markers[k % len(markers)], ms=3, lw=1, capsize=2, label=DETECTOR_LABELS[method])
+                    marker=markers[k % len(markers)], ms=3, lw=1, capsize=2, label=names[method])
 for ax, label in ((ax_tpr, "TPR (%)"), (ax_tnr, "TNR (%)")):
     report.share_axis(ax, [100 * s for s in shares])
     ax.set_ylabel(label)
@@ -196,14 +187,14 @@ ch.save_figure(fig, "detection_vs_share")
 # %%
 roc_setting = next(s for s in settings if s["series"] == "standard" and s["sticker"] == max(sticker_sizes)
                    and s["share"] == min(shares) and s["seed"] == seeds[0])
-truth, roc_results = evaluate(roc_setting["experiment"], methods, config, progress=False)
+truth, roc_results = evaluate(roc_setting["experiment"], methods, selection, detector_config, progress=False)
 fig, ax = plt.subplots(figsize=(3.4, 3.2))
 for k, (method, result) in enumerate(roc_results.items()):
     if result.scores is None:
         continue
     fpr, tpr = roc_curve(truth, result.scores)
     auc = detection_metrics(truth, result)["auroc"]
-    ax.plot(fpr, tpr, lw=1.2, label=f"{DETECTOR_LABELS[method]} ({auc:.2f})")
+    ax.plot(fpr, tpr, lw=1.2, label=f"{names[method]} ({auc:.2f})")
 ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
 ax.set_xlabel("false-positive rate")
 ax.set_ylabel("true-positive rate")
@@ -225,7 +216,7 @@ ch.save_figure(fig, "roc")
 # %%
 others = frame[frame["series"] != "standard"].copy()
 others["setting"] = others["series"] + " " + others["share %"].astype(str) + " %"
-others_table = wide_table(others, "setting", ("gw_kmeans", "ac_pca", "concentration_max"), row_label="setting", labels=SHORT_LABELS)
+others_table = wide_table(others, "setting", ("gw_kmeans", "ac_pca", "concentration_max"), row_label="setting")
 ch.write_table(others_table, "other_attacks")
 others_table
 
@@ -240,11 +231,11 @@ others_table
 
 # %%
 clean_settings = [{"series": "clean", "seed": seed, "experiment": experiment(None, seed)} for seed in seeds]
-clean = run_grid(clean_settings, methods, config)
+clean = run_grid(clean_settings, methods, selection, detector_config)
 clean["flagged %"] = 100 * clean["fp"] / clean["n"]
 false_alarms = clean.groupby("method", sort=False)["flagged %"].agg(["mean", "std"]).reset_index()
 false_alarms = pd.DataFrame({
-    "method": [DETECTOR_LABELS[m] for m in false_alarms["method"]],
+    "method": [names[m] for m in false_alarms["method"]],
     "flagged on clean model (%)": [mean_std(m, s, scale=1.0) for m, s in zip(false_alarms["mean"], false_alarms["std"])],
 })
 ch.write_table(false_alarms, "false_alarms")
@@ -259,7 +250,7 @@ false_alarms
 
 # %%
 runtime = pd.concat([frame, clean]).groupby("method", sort=False).agg(seconds=("runtime_s", "mean"), samples=("n", "mean")).reset_index()
-runtime["method"] = [DETECTOR_LABELS[m] for m in runtime["method"]]
+runtime["method"] = [names[m] for m in runtime["method"]]
 runtime.columns = ["method", "seconds per class", "samples per class"]
 ch.write_table(runtime, "runtime", float_format="{:.2f}")
 runtime
@@ -290,10 +281,6 @@ comparison
 # The numbers quoted in the thesis text come from this run.
 
 # %%
-def pct(value: float) -> str:
-    return "--" if not np.isfinite(value) else f"{100 * value:.1f}"
-
-
 top = summarize(standard[standard["sticker"] == max(sticker_sizes)], ["method", "share"], ("tpr", "tnr"))
 lowest, highest = min(shares), max(shares)
 

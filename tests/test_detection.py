@@ -241,7 +241,7 @@ def test_bad_input_raises_clear_errors(call, match):
 def test_summarize_and_wide_table_average_over_seeds():
     import pandas as pd
 
-    from poisondetect.detection.results import mean_std, summarize, wide_table
+    from poisondetect.experiments import mean_std, summarize, wide_table
 
     frame = pd.DataFrame({
         "share": [0.33, 0.33, 0.33, 0.33, 0.1],
@@ -255,7 +255,7 @@ def test_summarize_and_wide_table_average_over_seeds():
     row = summary[(summary["share"] == 0.33) & (summary["method"] == "gw_kmeans")].iloc[0]
     assert row["tpr_mean"] == pytest.approx(0.9) and row["tpr_std"] == pytest.approx(np.std([1.0, 0.8], ddof=1))
     assert row["seeds"] == 2
-    table = wide_table(frame, "share", ("gw_kmeans", "ac_pca"))
+    table = wide_table(frame, "share", ("gw_kmeans", "ac_pca"), short=False)
     assert list(table["share"]) == [0.33, 0.1]
     assert table.loc[0, "HC (GW k-means) TPR"] == mean_std(0.9, np.std([1.0, 0.8], ddof=1)) == "90.0 ± 14.1"
     assert table.loc[1, "HC (GW k-means) TPR"] == "60.0"  # one seed: no std
@@ -263,35 +263,42 @@ def test_summarize_and_wide_table_average_over_seeds():
     assert table.loc[1, "AC (PCA) TPR"] == "--"  # not run
 
 
-# ----------------------------------------------------------------- experiment runner
+# ----------------------------------------------------------------- registry
 
 
-def class_of(maps, space_maps, truth):
-    from poisondetect.detection.experiment import ClassData
-
-    n = len(truth)
-    return ClassData(label=5, indices=np.arange(n), images=np.zeros((n, 16, 16, 3), np.uint8), is_poison=truth,
-                     activations=np.zeros((n, 4)), maps=maps, logits=np.ones(n), space_maps=space_maps)
-
-
-def test_gw_detectors_read_the_space_maps_and_spray_takes_its_cluster_count_from_the_config():
-    from poisondetect.detection.experiment import DetectionConfig, run_detector, spaces_of
+def test_gw_detectors_build_spaces_from_their_settings_and_spray_takes_its_cluster_count_from_them():
+    from poisondetect.detection import DETECTORS, GWKMeansSettings, SpaceSettings, SpraySettings
 
     stamped, truth = planted_heatmaps(n_clean=40, n_poison=8)
-    blank = np.zeros_like(stamped)  # a space of a blank map would be an error: zero relevance mass
-    data = class_of(maps=stamped, space_maps=np.clip(stamped, 0, None), truth=truth)
-    config = DetectionConfig(space_max_points=16, gw_max_iter=5, spray_clusters=3, barycenter_size=8)
-    spaces = spaces_of(data, config)
-    assert [s.n for s in spaces] == [s.n for s in spaces_of(class_of(blank, data.space_maps, truth), config)]
-    with pytest.raises(ValueError, match="mass"):
-        spaces_of(class_of(stamped, blank, truth), config)
-    assert run_detector("spray_euclidean", data, config).extra["n_clusters"] == 3
-    found = run_detector("spray_euclidean", data, DetectionConfig(spray_clusters="eigengap"))
+    space = SpaceSettings(max_points=16)
+    assert all(s.n <= 16 for s in space.spaces(stamped))
+    with pytest.raises(ValueError, match="heatmap 0 cannot become"):
+        space.spaces(np.zeros_like(stamped))  # a blank map has no relevance mass
+    hc = DETECTORS["gw_kmeans"](GWKMeansSettings(space=space, max_iter=5, barycenter_size=8), maps=np.clip(stamped, 0, None))
+    assert hc.method == "gw_kmeans" and hc.n == truth.size
+    assert DETECTORS["spray_euclidean"](SpraySettings(n_clusters=3), maps=stamped).extra["n_clusters"] == 3
+    found = DETECTORS["spray_euclidean"](SpraySettings(n_clusters="eigengap"), maps=stamped)
     assert found.extra["n_clusters"] == found.extra["eigengap_k"]
 
 
+def test_the_registry_names_every_detector_once_and_checks_its_inputs():
+    from poisondetect.detection import DETECTORS, ClusteringSettings, detector, labels, register
+
+    assert set(labels()) == set(DETECTORS) and labels()["gw_kmeans"] == "HC (GW k-means)" and labels(short=True)["gw_kmeans"] == "HC"
+    with pytest.raises(ValueError, match="unknown detector 'nonsense'"):
+        detector("nonsense")
+    with pytest.raises(ValueError, match="needs the inputs activations"):
+        DETECTORS["ac_pca"](maps=np.zeros((4, 8, 8)))
+    with pytest.raises(ValueError, match="registered twice"):
+        register("ac_pca", label="x", short="x", settings=ClusteringSettings, inputs=("activations",), description="x")
+    with pytest.raises(TypeError, match="explanation"):
+        register("no_method", label="x", short="x", settings=ClusteringSettings, inputs=("maps",), description="x")
+    with pytest.raises(ValueError, match="poison_share"):
+        DETECTORS["spectral_signatures"](activations=np.random.default_rng(0).normal(size=(20, 5)))
+
+
 def test_beating_the_thesis_needs_a_higher_tpr_and_a_tnr_of_99_percent():
-    from poisondetect.detection.results import THESIS_HC_TPR, beats_thesis
+    from poisondetect.experiments import THESIS_HC_TPR, beats_thesis
 
     assert THESIS_HC_TPR[0.33] == 99.46
     assert beats_thesis(0.33, tpr=0.996, tnr=0.99)
@@ -304,7 +311,7 @@ def test_beating_the_thesis_needs_a_higher_tpr_and_a_tnr_of_99_percent():
 def test_thesis_comparison_table_from_seeds():
     import pandas as pd
 
-    from poisondetect.detection.results import thesis_comparison
+    from poisondetect.experiments import thesis_comparison
 
     rows = []
     for seed, (hc_tpr, hc_tnr) in enumerate([(1.0, 1.0), (0.99, 0.995)]):  # beats 99.46 at 33 % on average

@@ -8,9 +8,8 @@ import torch
 from torch import nn
 from zennit.layer import Sum
 
-from poisondetect import artifacts
 from poisondetect.explain import (
-    LRP_METHODS, METHODS, ExplainSettings, canonized_logits, channel_sum, explain, heatmaps_for, normalize,
+    LRP_METHODS, METHODS, ExplainSettings, canonized_logits, channel_sum, explain, normalize_maps,
     positive_part, relevance_magnitude, sum_pool,
 )
 from poisondetect.explain.canonizers import mergeable_batchnorms
@@ -331,34 +330,19 @@ def test_postprocessing():
     assert pooled.shape == (4, 2, 2)
     np.testing.assert_allclose(pooled.sum(axis=(1, 2)), maps.sum(axis=(1, 2)), rtol=1e-5)
     np.testing.assert_allclose(pooled[1, 0, 1], maps[1, :4, 4:].sum(), rtol=1e-5)
-    assert np.allclose(np.abs(normalize(maps, "max_abs")).reshape(4, -1).max(axis=1), 1)
-    minmax = normalize(maps, "min_max").reshape(4, -1)
+    assert np.allclose(np.abs(normalize_maps(maps, "max_abs")).reshape(4, -1).max(axis=1), 1)
+    minmax = normalize_maps(maps, "min_max").reshape(4, -1)
     assert np.allclose(minmax.min(axis=1), 0) and np.allclose(minmax.max(axis=1), 1)
-    np.testing.assert_allclose(normalize(positive_part(maps), "sum").sum(axis=(1, 2)), 1, rtol=1e-5)
-    np.testing.assert_array_equal(normalize(maps, "none"), maps)
+    np.testing.assert_allclose(normalize_maps(positive_part(maps), "sum").sum(axis=(1, 2)), 1, rtol=1e-5)
+    np.testing.assert_array_equal(normalize_maps(maps, "none"), maps)
     # min-max destroys magnitude: a map and its tenfold give the same result
-    np.testing.assert_allclose(normalize(10 * maps, "min_max"), normalize(maps, "min_max"), atol=1e-6)
+    np.testing.assert_allclose(normalize_maps(10 * maps, "min_max"), normalize_maps(maps, "min_max"), atol=1e-6)
     np.testing.assert_allclose(relevance_magnitude(10 * maps), 10 * relevance_magnitude(maps), rtol=1e-5)
     zero = np.zeros((1, 4, 4))
-    assert np.all(normalize(zero, "max_abs") == 0) and np.allclose(normalize(zero, "sum"), 1 / 16)
+    assert np.all(normalize_maps(zero, "max_abs") == 0) and np.allclose(normalize_maps(zero, "sum"), 1 / 16)
     with pytest.raises(ValueError, match="how"):
-        normalize(maps, "zscore")
+        normalize_maps(maps, "zscore")
     with pytest.raises(ValueError, match="factor"):
         sum_pool(maps, 3)
     with pytest.raises(ValueError, match="dimensions"):
         channel_sum(maps)
-
-
-# ----------------------------------------------------------------------------- cache
-
-def test_heatmaps_for_caches_with_a_config(monkeypatch):
-    model = randomised(build_model("net"))
-    images = np.random.default_rng(1).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
-    first = heatmaps_for(model, images, 2, "epsilon", config={"test": "cache"}, progress=False)
-    calls = []
-    monkeypatch.setattr("poisondetect.explain.api.explain", lambda *a, **k: calls.append(1))
-    second = heatmaps_for(model, images, 2, "epsilon", config={"test": "cache"}, progress=False)
-    assert not calls
-    np.testing.assert_array_equal(first.relevance, second.relevance)
-    assert second.maps.shape == (3, 32, 32) and second.method == "epsilon"
-    assert any((artifacts.entry_path("heatmaps", "x", "npz").parent).glob("*.npz"))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from poisondetect.models import build_model
-from poisondetect.training import TrainConfig, augment, evaluate, fit, predict_logits, trained_model
+from poisondetect.training import TrainConfig, augment, evaluate, fit
 
 
 def toy_data(n: int = 96, n_classes: int = 4, seed: int = 0):
@@ -78,24 +78,3 @@ def test_train_config_rejects_bad_values():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
-
-
-def test_cached_model_reloads_with_identical_logits():
-    images, labels, tracks = toy_data()
-    config = TrainConfig(epochs=1, batch_size=32, val_fraction=0.25)
-    calls = []
-
-    def data():
-        calls.append(1)
-        return images, labels, labels, tracks
-
-    first, history = trained_model("net", {"toy": "cache-test"}, data, config, n_classes=4, progress=False)
-
-    def no_data():
-        raise AssertionError("a cached model must not be retrained")
-
-    second, history2 = trained_model("net", {"toy": "cache-test"}, no_data, config, n_classes=4, progress=False)
-    assert len(calls) == 1
-    assert history2 == history
-    assert not second.training
-    torch.testing.assert_close(predict_logits(second, images), predict_logits(first, images), rtol=0, atol=0)

@@ -10,6 +10,7 @@ interrupted run never leaves a half-written entry; torch files are loaded with
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,6 +44,16 @@ def atomic_path(target: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def array_digest(*arrays: np.ndarray) -> str:
+    """16-hex-digit hash of the dtype, shape and bytes of ``arrays``: keys results by the data they were made from."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.dtype.str, array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def entry_path(kind: str, key: str, ext: str) -> Path:

@@ -7,15 +7,19 @@ Profiles trade scale for time:
 - ``full``: thesis scale, meant for real GTSRB
 
 Chapters pick their per-profile settings with :func:`by_profile`; experiment
-settings are frozen dataclasses whose :func:`stable_hash` keys the artifact cache.
+settings are frozen dataclasses whose :func:`stable_hash` keys the artifact cache;
+:func:`code_hash` fingerprints the code that made an artifact.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
+import importlib
 import inspect
 import json
+import pkgutil
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -56,7 +60,7 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     if isinstance(value, ModuleType):
-        return code_version(value)
+        return code_hash(value)
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
         return value.item()
     if isinstance(value, float):
@@ -66,20 +70,51 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cannot hash config value of type {type(value).__name__}: {value!r}")
 
 
-def code_version(*modules: ModuleType) -> str:
-    """Short hash of the source code of ``modules``: changes when their code changes."""
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """Drop the docstring of the module and of every class and function (in place)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def module_source(module: ModuleType) -> str:
+    """The source code of ``module`` (what :func:`code_hash` parses)."""
+    return inspect.getsource(module)
+
+
+def _with_submodules(module: ModuleType) -> list[ModuleType]:
+    """A module, or a package with all its submodules (sorted by name)."""
+    if not hasattr(module, "__path__"):
+        return [module]
+    names = sorted(f"{module.__name__}.{info.name}" for info in pkgutil.iter_modules(module.__path__))
+    return [module] + [m for name in names for m in _with_submodules(importlib.import_module(name))]
+
+
+def code_hash(*modules: ModuleType) -> str:
+    """Short hash of what the code of ``modules`` does: changes with the code, not with its prose.
+
+    The hash is taken from each module's abstract syntax tree without
+    docstrings (comments, blank lines and formatting never reach the tree),
+    so fixing a typo in a docstring or a comment invalidates no cache entry.
+    A package stands for itself and all its submodules.
+    """
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(inspect.getsource(module).encode())
+    for module in (m for given in modules for m in _with_submodules(given)):
+        tree = _without_docstrings(ast.parse(module_source(module)))
+        digest.update(module.__name__.encode())
+        digest.update(ast.dump(tree, include_attributes=False).encode())
     return digest.hexdigest()[:12]
 
 
 def stable_hash(*parts: Any) -> str:
     """16-hex-digit hash of configs, stable across runs and machines.
 
-    Modules among ``parts`` contribute the hash of their source code, so a cache
+    Modules among ``parts`` contribute their :func:`code_hash`, so a cache
     keyed by ``stable_hash(cfg, poisondetect.training)`` is invalidated when the
-    training code changes.
+    training code changes (but not when its docstrings do).
     """
     text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -19,20 +19,16 @@ Everything random (initial weights, shuffling, augmentation, dropout) is drawn
 from generators seeded with ``TrainConfig.seed``, so two runs with the same
 config give identical weights on the CPU.
 
-Trained weights are cached by :func:`trained_model` under
-``artifacts/models/<hash>.pt`` as a state dict plus the training history
-(plain containers only), loaded back with ``torch.load(weights_only=True)``.
+Trained weights are cached by the experiment layer
+(:func:`poisondetect.experiments.poisoned_model`), not here.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import sys
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -41,12 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import artifacts, models
 from .data import track_split, transforms
-from .models import head as _head
-from .models import inception as _inception
-from .models import net as _net
-from .models import vgg as _vgg
 
 
 @dataclass(frozen=True)
@@ -265,57 +256,3 @@ def split(labels: np.ndarray, tracks: np.ndarray, config: TrainConfig) -> tuple[
     physical sign stay together whether or not they were relabelled.
     """
     return track_split(labels, tracks, config.val_fraction, seed=config.seed)
-
-
-#: Code whose changes invalidate cached models.
-CODE: tuple[ModuleType, ...] = (_net, _inception, _vgg, _head)
-
-
-def trained_model(
-    name: str,
-    data_key: Any,
-    data: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-    config: TrainConfig = TrainConfig(),
-    n_classes: int = 43,
-    code: Sequence[ModuleType] = (),
-    progress: bool = True,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Train ``build_model(name)`` on ``data()`` or load it from the cache.
-
-    Parameters
-    ----------
-    name : str
-        Model name for :func:`poisondetect.models.build_model`.
-    data_key : hashable config (frozen dataclass, dict, tuple)
-        Identifies the training data; with ``name``, ``config`` and the code
-        of training, models and ``code`` it forms the cache key.
-    data : callable
-        Returns ``(images, labels, true_labels, tracks)`` of the whole training
-        set; called only when the model is not cached. ``labels`` are used for
-        training, ``true_labels`` and ``tracks`` for the track-wise split.
-    config : TrainConfig
-    code : sequence of modules
-        Further modules whose code produced the data (attacks, data sets).
-
-    Returns
-    -------
-    model : nn.Module
-        In eval mode.
-    history : dict
-        See :func:`fit`.
-    """
-    key = {"model": name, "n_classes": n_classes, "train": config, "data": data_key}
-
-    def compute() -> dict[str, Any]:
-        images, labels, true_labels, tracks = data()
-        train_idx, val_idx = split(true_labels, tracks, config)
-        torch.manual_seed(config.seed)
-        model = models.build_model(name, n_classes)
-        history = fit(model, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], config, progress)
-        return {"state_dict": model.state_dict(), "history": history}
-
-    stored = artifacts.cached_torch("models", key, compute, sys.modules[__name__], *CODE, *code)
-    model = models.build_model(name, n_classes)
-    model.load_state_dict(stored["state_dict"])
-    model.eval()
-    return model, stored["history"]

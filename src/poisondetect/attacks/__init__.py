@@ -1,30 +1,25 @@
-"""Poisoning attacks, their triggers, success metrics and the cached experiment.
+"""Poisoning attacks, their triggers, success metrics and test-time transformations.
 
->>> from poisondetect.attacks import AttackExperiment, BadNets, poisoned_model
->>> model, poisoned, history = poisoned_model(AttackExperiment(profile="smoke"))
+>>> from poisondetect.attacks import BadNets, Sticker, poison
+>>> poisoned = poison(images, labels, tracks, BadNets(poison_share=0.15, trigger=Sticker(size=3)), seed=0)
 
 See :mod:`.poisoning` (attacks and :class:`PoisonedSet`), :mod:`.triggers`,
-:mod:`.pgd`, :mod:`.metrics`, :mod:`.test_time` and :mod:`.experiment`.
+:mod:`.pgd`, :mod:`.metrics` and :mod:`.transformations`. Cached poisoned sets
+and trained models are made by :mod:`poisondetect.experiments`.
 """
 
-from .experiment import (
-    AttackExperiment, attack_report, clean_experiment, default_train_config, load_data,
-    poisoned_data, poisoned_model, showcase_experiment, surrogate_model,
-)
 from .metrics import attack_success_rate, attacked_classes, clean_accuracy, per_class_success
 from .pgd import pgd_linf
 from .poisoning import (
     ATTACKS, Attack, BadNets, Blended, CleverHans, LabelConsistent, PoisonedSet, apply_trigger,
     attack_params, clean_set, poison,
 )
-from .test_time import TRANSFORMS, flip_horizontal, rescale, shift
+from .transformations import TEST_TIME_TRANSFORMS, flip_horizontal, shift_images, zoom_images
 from .triggers import AmplitudePattern, BlendPattern, Sticker, Trigger
 
 __all__ = [
-    "ATTACKS", "TRANSFORMS", "AmplitudePattern", "Attack", "AttackExperiment", "BadNets", "BlendPattern", "Blended",
-    "CleverHans", "LabelConsistent", "PoisonedSet", "Sticker", "Trigger", "apply_trigger",
-    "attack_params", "attack_report", "attack_success_rate", "attacked_classes", "clean_accuracy",
-    "clean_experiment", "clean_set", "default_train_config", "load_data", "per_class_success",
-    "flip_horizontal", "pgd_linf", "poison", "poisoned_data", "poisoned_model", "rescale", "shift",
-    "showcase_experiment", "surrogate_model",
+    "ATTACKS", "TEST_TIME_TRANSFORMS", "AmplitudePattern", "Attack", "BadNets", "BlendPattern", "Blended",
+    "CleverHans", "LabelConsistent", "PoisonedSet", "Sticker", "Trigger", "apply_trigger", "attack_params",
+    "attack_success_rate", "attacked_classes", "clean_accuracy", "clean_set", "flip_horizontal", "per_class_success",
+    "pgd_linf", "poison", "shift_images", "zoom_images",
 ]

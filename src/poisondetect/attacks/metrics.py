@@ -12,7 +12,7 @@ source class (label-consistent, Clever-Hans) it is the mean of
 Clean accuracy is measured on the untouched, un-augmented test set.
 
 Every metric takes an optional ``transform`` (uint8 images -> uint8 images,
-see :mod:`.test_time`) applied after the trigger, to measure how a test-time
+see :mod:`.transformations`) applied after the trigger, to measure how a test-time
 transformation changes success and accuracy.
 """
 

@@ -14,22 +14,34 @@ detector                       input                                           r
 :func:`relevance_concentration` (n, H, W) raw heatmaps                         this project
 =============================  ==============================================  ==========================
 
+The named detectors built from them, each with its own settings, are in the
+registry :data:`DETECTORS` (:mod:`.registry`, filled by :mod:`.detectors`).
 :func:`rank_classes` runs over all classes; :func:`detection_metrics` compares
 with the truth.
 """
 
+from . import detectors
 from .activation_clustering import activation_clustering, reduce_dimensions
 from .class_ranking import anomaly_index, rank_classes, scan_classes
-from .gw_kmeans import gw_kmeans
 from .concentration import concentration_scores, relevance_concentration, two_group_threshold
+from .detectors import (
+    ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
+    SpraySettings, TopkShareSettings,
+)
+from .gw_kmeans import gw_kmeans
 from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, roc_curve
+from .registry import DETECTORS, Detector, detector, labels, register
+from .representations import SpaceSettings
 from .result import DetectionResult
 from .spectral import affinity_graph, eigengap_clusters, laplacian_spectrum, normalized_laplacian, spectral_embedding, spray
 from .spectral_signatures import spectral_signatures
 
 __all__ = [
-    "METRIC_NAMES", "DetectionResult", "activation_clustering", "affinity_graph", "anomaly_index", "auroc",
-    "concentration_scores", "confusion", "detection_metrics", "eigengap_clusters", "gw_kmeans", "laplacian_spectrum",
-    "normalized_laplacian", "rank_classes", "reduce_dimensions", "relevance_concentration", "roc_curve",
-    "scan_classes", "spectral_embedding", "spectral_signatures", "spray", "two_group_threshold",
+    "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
+    "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpraySettings",
+    "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "concentration_scores",
+    "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
+    "laplacian_spectrum", "normalized_laplacian", "rank_classes", "reduce_dimensions", "register",
+    "relevance_concentration", "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
+    "two_group_threshold",
 ]

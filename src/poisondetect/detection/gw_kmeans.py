@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..transport import gw_barycenter, gw_to_centers, pad_spaces
 from .clusters import margin_scores, smallest_cluster
 from .result import DetectionResult, stopwatch
 
@@ -81,15 +82,11 @@ def weighted_choice(keys: np.ndarray, weights: np.ndarray) -> int:
 
 
 def _default_distance_to_centers(**options: Any) -> DistanceToCenters:
-    from ..transport import gw_to_centers
-
     options.setdefault("progress", False)
     return lambda spaces, centers: gw_to_centers(spaces, centers, **options)
 
 
 def _default_barycenter(steps: int, **options: Any) -> Barycenter:
-    from ..transport import gw_barycenter
-
     return lambda members, size, seed: gw_barycenter(members, n_points=size, n_steps=steps, **options)
 
 
@@ -186,7 +183,9 @@ def gw_kmeans(
         flagged barycenter (:func:`~poisondetect.detection.clusters.margin_scores`);
         ``extra``: ``history`` (list of label arrays: after seeding, then after
         each update), ``distances`` (n, k) to the final barycenters,
-        ``barycenters`` (the final centre spaces), ``seeds`` (indices of the
+        ``barycenters`` (the final centre spaces; also as padded arrays
+        ``barycenter_costs`` (k, m, m) and ``barycenter_weights`` (k, m), zero
+        weight on padding), ``seeds`` (indices of the
         k-means++ seeds), ``iterations``, ``converged``, ``silhouette`` (also
         ``split_score``; computed from the distances to the centres).
     """
@@ -228,6 +227,7 @@ def gw_kmeans(
         other = np.where(np.eye(n_clusters, dtype=bool)[labels], np.inf, distances).min(axis=1)
         denominator = np.maximum(own, other)
         silhouette = float(np.mean(np.divide(other - own, denominator, out=np.zeros(n), where=denominator > 0)))
+        barycenter_costs, barycenter_weights, _ = pad_spaces(centers)
     return DetectionResult(
         method="gw_kmeans",
         flagged=labels == flagged_cluster,
@@ -237,6 +237,8 @@ def gw_kmeans(
             "history": best["history"],
             "distances": distances,
             "barycenters": centers,
+            "barycenter_costs": barycenter_costs,
+            "barycenter_weights": barycenter_weights,
             "seeds": best["seeds"],
             "iterations": best["iterations"],
             "converged": best["converged"],

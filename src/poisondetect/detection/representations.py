@@ -1,8 +1,8 @@
 """Representations of one class's training samples for the detectors.
 
 - raw pixels (the baseline of thesis Table 3.2);
-- activations of the penultimate layer, the layer that each model names in
-  its ``penultimate`` attribute (the original thesis code clustered the logits);
+- activations of the penultimate layer (computed by the experiment layer; the
+  original thesis code clustered the logits);
 - relevance heatmaps, raw or post-processed (sum-pooled, normalised) with
   :mod:`poisondetect.explain.postprocess`;
 - heatmap metric-measure spaces (:func:`poisondetect.transport.heatmap_to_space`)
@@ -13,10 +13,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
+
+from ..explain.postprocess import normalize_maps, positive_part, sum_pool
+from ..transport import MetricMeasureSpace, heatmap_to_space
 
 
 def euclidean_distances(features: np.ndarray) -> np.ndarray:
@@ -40,18 +44,6 @@ def raw_pixels(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float64) / 255.0
 
 
-def penultimate_activations(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Penultimate-layer activations of uint8 images (n, H, W, 3) -> (n, D) float64.
-
-    Uses :func:`poisondetect.models.penultimate_activations` (eval mode, the
-    layer named by ``model.penultimate``), not the logits.
-    """
-    from ..data.transforms import to_tensor
-    from ..models import penultimate_activations as activations
-
-    return activations(model, to_tensor(np.asarray(images)), batch_size=batch_size).double().numpy()
-
-
 def heatmap_features(maps: np.ndarray, normalization: str = "none", pool: int = 1, positive: bool = False) -> np.ndarray:
     """Post-processed heatmaps (n, H, W) -> (n, H / pool, W / pool).
 
@@ -60,26 +52,25 @@ def heatmap_features(maps: np.ndarray, normalization: str = "none", pool: int = 
     maps : ndarray, shape (n, H, W)
         Channel-summed relevance maps.
     normalization : {"none", "max_abs", "sum", "min_max"}
-        Per-map normalisation (:func:`poisondetect.explain.postprocess.normalize`);
+        Per-map normalisation (:func:`poisondetect.explain.postprocess.normalize_maps`);
         ``"min_max"`` is the original thesis's choice and discards the relevance magnitude.
     pool : int
         Sum-pooling factor (1 = none).
     positive : bool
         Keep only positive relevance first.
     """
-    from ..explain import postprocess
-
     h = np.asarray(maps, dtype=np.float64)
     if h.ndim != 3:
         raise ValueError(f"maps must have shape (n, H, W) (channels summed), got {h.shape}")
     if positive:
-        h = postprocess.positive_part(h)
+        h = positive_part(h)
     if pool > 1:
-        h = postprocess.sum_pool(h, pool)
-    return postprocess.normalize(h, normalization)
+        h = sum_pool(h, pool)
+    return normalize_maps(h, normalization)
 
 
-def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None = 64, pool: int = 1, scale: str = "grid", progress: bool = True) -> list:
+def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None = 64, pool: int = 1, scale: str = "grid",
+                   progress: bool = True) -> list[MetricMeasureSpace]:
     """One metric-measure space per heatmap (:func:`poisondetect.transport.heatmap_to_space`).
 
     A map without any positive relevance (the model sees only evidence against
@@ -87,8 +78,6 @@ def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None 
     part; it is represented by its absolute relevance instead. A map that is
     zero everywhere raises a ``ValueError`` naming its index.
     """
-    from ..transport import heatmap_to_space
-
     h = np.asarray(maps, dtype=np.float64)
     if h.ndim != 3:
         raise ValueError(f"maps must have shape (n, H, W) (channels summed), got {h.shape}")
@@ -101,6 +90,32 @@ def heatmap_spaces(maps: np.ndarray, mass: float = 0.99, max_points: int | None 
         except ValueError as error:
             raise ValueError(f"heatmap {i} cannot become a metric-measure space: {error}") from error
     return spaces
+
+
+@dataclass(frozen=True)
+class SpaceSettings:
+    """How heatmaps become metric-measure spaces (:func:`heatmap_spaces`).
+
+    Parameters
+    ----------
+    mass : float
+        Share of the positive relevance the kept pixels carry.
+    max_points : int or None
+        Cap on the points of a space (the most relevant pixels are kept).
+    pool : int
+        Sum-pooling of the maps first.
+    scale : {"grid", "max"}
+        Distance unit (see :func:`poisondetect.transport.heatmap_to_space`).
+    """
+
+    mass: float = 0.99
+    max_points: int | None = 64
+    pool: int = 1
+    scale: str = "grid"
+
+    def spaces(self, maps: np.ndarray, progress: bool = False) -> list[MetricMeasureSpace]:
+        """The spaces of ``maps`` (n, H, W)."""
+        return heatmap_spaces(maps, self.mass, self.max_points, self.pool, self.scale, progress=progress)
 
 
 def class_indices(labels: np.ndarray, target: int) -> np.ndarray:
@@ -119,6 +134,6 @@ def subsample_indices(n: int, max_samples: int | None, seed: int = 0) -> np.ndar
 
 
 __all__: Sequence[str] = (
-    "class_indices", "euclidean_distances", "heatmap_features", "heatmap_spaces",
-    "penultimate_activations", "raw_pixels", "subsample_indices",
+    "SpaceSettings", "class_indices", "euclidean_distances", "heatmap_features", "heatmap_spaces",
+    "raw_pixels", "subsample_indices",
 )

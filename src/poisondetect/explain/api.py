@@ -1,9 +1,12 @@
-"""``explain``: batched heatmaps of one method for many images, and their cached form ``heatmaps_for``."""
+"""``explain``: batched heatmaps of one method for many images; ``heatmaps_for`` takes uint8 images.
+
+Caching is not done here: the experiment layer (:mod:`poisondetect.experiments`)
+keys cached heatmaps by the model they explain.
+"""
 
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,51 +15,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import artifacts
 from ..data.transforms import to_tensor
-from . import api as _this_module
-from . import attributions, canonizers, lrp, postprocess
-from .attributions import ATTRIBUTION_METHODS
-from .lrp import LRP_METHODS
+from . import attributions, lrp, postprocess
+from .methods import EXPLANATION_METHODS, ExplainSettings, explanation_method
 
-#: Every method :func:`explain` understands.
-METHODS = LRP_METHODS + ATTRIBUTION_METHODS
-
-
-@dataclass(frozen=True)
-class ExplainSettings:
-    """Parameters of the explanation methods (part of the cache key of :func:`heatmaps_for`).
-
-    Attributes
-    ----------
-    epsilon : float
-        Relative :math:`\\epsilon` of the LRP-:math:`\\epsilon` rule (times the per-image rms of the layer's pre-activations).
-    gamma : float
-        :math:`\\gamma` of the LRP-:math:`\\gamma` rule.
-    stabilizer : float
-        Absolute stabiliser of every LRP denominator.
-    smoothgrad_noise, smoothgrad_samples : float, int
-        Noise level (fraction of the image's value range) and number of samples of SmoothGrad.
-    ig_steps : int
-        Riemann steps of Integrated Gradients.
-    occlusion_window, occlusion_stride : int
-        Square occlusion window and its stride (pixels).
-    gradcam_layer : str or None
-        Module name for Grad-CAM; ``None`` picks the last convolution with at least 8x8 outputs.
-    seed : int
-        Seed of SmoothGrad's noise.
-    """
-
-    epsilon: float = 0.25
-    gamma: float = 0.25
-    stabilizer: float = 1e-6
-    smoothgrad_noise: float = 0.1
-    smoothgrad_samples: int = 20
-    ig_steps: int = 20
-    occlusion_window: int = 4
-    occlusion_stride: int = 2
-    gradcam_layer: str | None = None
-    seed: int = 0
+#: Every method :func:`explain` understands: the LRP variants of :mod:`.lrp`, then the attributions of :mod:`.attributions`.
+METHODS = lrp.LRP_METHODS + attributions.ATTRIBUTION_METHODS
 
 
 @dataclass(frozen=True)
@@ -161,8 +125,7 @@ def explain(
         ``relevance`` (n, 3, H, W) float32, ``logits_explained`` (n,), ``targets`` (n,),
         ``predicted`` (n,), and ``maps`` (n, H, W).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    entry = explanation_method(method)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     images = _check_images(images)
@@ -170,8 +133,8 @@ def explain(
     targets = _resolve_targets(target, n)
     model = copy.deepcopy(model).eval()
     composite = None
-    if method in LRP_METHODS:
-        composite = lrp.lrp_composite(model, method, settings.epsilon, settings.gamma, settings.stabilizer)
+    if entry.kind == "lrp":
+        composite = lrp.lrp_composite(model, method, settings)
         composite.register(model)
     relevance, logits_all, explained = [], [], []
     try:
@@ -187,12 +150,7 @@ def explain(
                 t = logits.argmax(dim=1) if batch_target is None else batch_target
                 if (t < 0).any() or (t >= logits.shape[1]).any():
                     raise ValueError(f"target classes must lie in 0..{logits.shape[1] - 1}")
-                r = attributions.attribute(
-                    model, x, t, method, smoothgrad_noise=settings.smoothgrad_noise,
-                    smoothgrad_samples=settings.smoothgrad_samples, ig_steps=settings.ig_steps,
-                    occlusion_window=settings.occlusion_window, occlusion_stride=settings.occlusion_stride,
-                    gradcam_layer=settings.gradcam_layer, seed=settings.seed,
-                )
+                r = entry.run(model, x, t, settings)
             relevance.append(r.float().cpu().numpy())
             logits_all.append(logits.float().cpu())
             explained.append(t.cpu())
@@ -212,54 +170,15 @@ def explain(
     )
 
 
-def _digest(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(str((array.dtype, array.shape)).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def weights_digest(model: nn.Module) -> str:
-    """Hash of a model's parameters and buffers: part of the cache key, so retrained models never reuse old heatmaps."""
-    return _digest(*(tensor.detach().cpu().numpy() for tensor in model.state_dict().values()))
-
-
 def heatmaps_for(
     model: nn.Module,
     images: np.ndarray,
     target: int | np.ndarray | str = "predicted",
     method: str = "epsilon_plus_flat",
     *,
-    config: Any = None,
     batch_size: int = 256,
     progress: bool = True,
     settings: ExplainSettings = ExplainSettings(),
 ) -> Explanation:
-    """:func:`explain` for uint8 images (n, H, W, 3), cached in ``artifacts/heatmaps/`` when ``config`` is given.
-
-    ``config`` is a frozen dataclass (or dict) describing where the model and
-    images come from, e.g. the attack experiment; the cache key also contains
-    the method, ``settings``, the targets, a hash of the images and of the
-    model's weights, and the source code of this package's modules.
-    """
-    x = to_tensor(np.asarray(images))
-
-    def compute() -> dict[str, np.ndarray]:
-        result = explain(model, x, target, method, batch_size, progress, settings)
-        return {
-            "relevance": result.relevance, "logits_explained": result.logits_explained,
-            "targets": result.targets, "predicted": result.predicted,
-        }
-
-    if config is None:
-        arrays = compute()
-    else:
-        resolved = _resolve_targets(target, len(x))
-        key = {
-            "config": config, "method": method, "settings": settings, "images": _digest(np.asarray(images)),
-            "target": "predicted" if resolved is None else _digest(resolved), "weights": weights_digest(model),
-        }
-        arrays = artifacts.cached_arrays("heatmaps", key, compute, _this_module, lrp, canonizers, attributions)
-    return Explanation(method=method, **arrays)
+    """:func:`explain` for uint8 images (n, H, W, 3) as stored in the data sets (normalised here)."""
+    return explain(model, to_tensor(np.asarray(images)), target, method, batch_size, progress, settings)

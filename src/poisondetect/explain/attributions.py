@@ -36,11 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from zennit.attribution import Gradient, IntegratedGradients, Occlusion, SmoothGrad, occlude_independent
 
-#: Non-LRP methods understood by :func:`attribute`.
-ATTRIBUTION_METHODS = (
-    "gradient", "sensitivity", "gradient_x_input", "smoothgrad", "integrated_gradients", "occlusion", "gradcam",
-)
-
+from .methods import ExplainSettings, methods_of_kind, register_method
 
 def _one_hot(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.one_hot(target, logits.shape[1]).to(logits)
@@ -107,29 +103,45 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str 
     return (cam / x.shape[1]).expand(-1, x.shape[1], -1, -1).detach()
 
 
-def attribute(
-    model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str, *,
-    smoothgrad_noise: float = 0.1, smoothgrad_samples: int = 20, ig_steps: int = 20,
-    occlusion_window: int = 4, occlusion_stride: int = 2, gradcam_layer: str | None = None, seed: int = 0,
-) -> torch.Tensor:
-    """Relevance (n, 3, H, W) of non-LRP ``method`` (one of :data:`ATTRIBUTION_METHODS`) for classes ``target`` (n,)."""
-    one_hot = partial(_one_hot, target=target)
-    if method == "gradient":
-        return _gradient(model, x, target).detach()
-    if method == "sensitivity":
-        return _gradient(model, x, target).pow(2).detach()
-    if method == "gradient_x_input":
-        return (x * _gradient(model, x, target)).detach()
-    if method == "smoothgrad":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            _, grad = SmoothGrad(model, noise_level=smoothgrad_noise, n_iter=smoothgrad_samples)(x.detach().requires_grad_(True), one_hot)
-        return grad.detach()
-    if method == "integrated_gradients":
-        _, relevance = IntegratedGradients(model, n_iter=ig_steps)(x.detach().requires_grad_(True), one_hot)
-        return relevance.detach()
-    if method == "occlusion":
-        return occlusion(model, x, target, occlusion_window, occlusion_stride)
-    if method == "gradcam":
-        return gradcam(model, x, target, gradcam_layer)
-    raise ValueError(f"unknown attribution method {method!r}: choose one of {', '.join(ATTRIBUTION_METHODS)}")
+@register_method("gradient", "Gradient", "attribution")
+def _gradient_method(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    return _gradient(model, x, target).detach()
+
+
+@register_method("sensitivity", "Sensitivity", "attribution")
+def _sensitivity(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    return _gradient(model, x, target).pow(2).detach()
+
+
+@register_method("gradient_x_input", "Gradient x input", "attribution")
+def _gradient_x_input(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    return (x * _gradient(model, x, target)).detach()
+
+
+@register_method("smoothgrad", "SmoothGrad", "attribution")
+def _smoothgrad(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        attributor = SmoothGrad(model, noise_level=settings.smoothgrad_noise, n_iter=settings.smoothgrad_samples)
+        _, grad = attributor(x.detach().requires_grad_(True), partial(_one_hot, target=target))
+    return grad.detach()
+
+
+@register_method("integrated_gradients", "Integrated Gradients", "attribution")
+def _integrated_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    _, relevance = IntegratedGradients(model, n_iter=settings.ig_steps)(x.detach().requires_grad_(True), partial(_one_hot, target=target))
+    return relevance.detach()
+
+
+@register_method("occlusion", "Occlusion", "attribution")
+def _occlusion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    return occlusion(model, x, target, settings.occlusion_window, settings.occlusion_stride)
+
+
+@register_method("gradcam", "Grad-CAM", "attribution")
+def _gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, settings: ExplainSettings) -> torch.Tensor:
+    return gradcam(model, x, target, settings.gradcam_layer)
+
+
+#: The registered attribution methods.
+ATTRIBUTION_METHODS = methods_of_kind("attribution")

@@ -50,11 +50,11 @@ from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
 
 from ..data.transforms import input_bounds
 from .canonizers import canonizers_for, trace
+from .methods import ExplainSettings, explanation_method, methods_of_kind, register_method
 
 InstanceNorm = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
 
 #: LRP variants understood by :func:`lrp_composite`.
-LRP_METHODS = ("lrp0", "epsilon", "gamma", "alpha1beta0", "alpha2beta1", "epsilon_plus_flat", "epsilon_gamma_box")
 
 
 class RelativeEpsilon:
@@ -241,30 +241,54 @@ def input_layer_names(model: nn.Module) -> set[str] | None:
 
 
 @dataclass(frozen=True)
-class _Rules:
+class Rules:
+    """The rules of one LRP variant: for the input layers (``None``: as other layers), other convolutions, dense layers."""
+
     first: Hook | None
     conv: Hook
     dense: Hook
 
 
-def _rules(method: str, epsilon: float, gamma: float, stabilizer: float) -> _Rules:
-    relative = RelativeEpsilon(epsilon, stabilizer)
-    if method == "lrp0":
-        return _Rules(None, Epsilon(stabilizer), Epsilon(stabilizer))
-    if method == "epsilon":
-        return _Rules(None, Epsilon(relative), Epsilon(relative))
-    if method == "gamma":
-        return _Rules(None, FastGamma(gamma, stabilizer), FastGamma(gamma, stabilizer))
-    if method == "alpha1beta0":
-        return _Rules(None, AlphaBeta(1.0, 0.0, stabilizer), AlphaBeta(1.0, 0.0, stabilizer))
-    if method == "alpha2beta1":
-        return _Rules(None, AlphaBeta(2.0, 1.0, stabilizer), AlphaBeta(2.0, 1.0, stabilizer))
-    if method == "epsilon_plus_flat":
-        return _Rules(Flat(stabilizer), FastZPlus(stabilizer), Epsilon(relative))
-    if method == "epsilon_gamma_box":
-        low, high = input_bounds((1, 3, 1, 1))
-        return _Rules(ZBox(low, high, stabilizer), FastGamma(gamma, stabilizer), Epsilon(relative))
-    raise ValueError(f"unknown LRP method {method!r}: choose one of {', '.join(LRP_METHODS)}")
+@register_method("lrp0", "LRP-0", "lrp")
+def _lrp0(settings: ExplainSettings) -> Rules:
+    return Rules(None, Epsilon(settings.stabilizer), Epsilon(settings.stabilizer))
+
+
+@register_method("epsilon", "LRP-ε", "lrp")
+def _epsilon(settings: ExplainSettings) -> Rules:
+    relative = RelativeEpsilon(settings.epsilon, settings.stabilizer)
+    return Rules(None, Epsilon(relative), Epsilon(relative))
+
+
+@register_method("gamma", "LRP-γ", "lrp")
+def _gamma(settings: ExplainSettings) -> Rules:
+    return Rules(None, FastGamma(settings.gamma, settings.stabilizer), FastGamma(settings.gamma, settings.stabilizer))
+
+
+@register_method("alpha1beta0", "LRP-α1β0", "lrp")
+def _alpha1beta0(settings: ExplainSettings) -> Rules:
+    return Rules(None, AlphaBeta(1.0, 0.0, settings.stabilizer), AlphaBeta(1.0, 0.0, settings.stabilizer))
+
+
+@register_method("alpha2beta1", "LRP-α2β1", "lrp")
+def _alpha2beta1(settings: ExplainSettings) -> Rules:
+    return Rules(None, AlphaBeta(2.0, 1.0, settings.stabilizer), AlphaBeta(2.0, 1.0, settings.stabilizer))
+
+
+@register_method("epsilon_plus_flat", "EpsilonPlusFlat", "lrp")
+def _epsilon_plus_flat(settings: ExplainSettings) -> Rules:
+    return Rules(Flat(settings.stabilizer), FastZPlus(settings.stabilizer), Epsilon(RelativeEpsilon(settings.epsilon, settings.stabilizer)))
+
+
+@register_method("epsilon_gamma_box", "EpsilonGammaBox", "lrp")
+def _epsilon_gamma_box(settings: ExplainSettings) -> Rules:
+    low, high = input_bounds((1, 3, 1, 1))
+    return Rules(ZBox(low, high, settings.stabilizer), FastGamma(settings.gamma, settings.stabilizer),
+                 Epsilon(RelativeEpsilon(settings.epsilon, settings.stabilizer)))
+
+
+#: The registered LRP variants.
+LRP_METHODS = methods_of_kind("lrp")
 
 
 class LRPComposite(Composite):
@@ -277,7 +301,7 @@ class LRPComposite(Composite):
     model's BatchNorms are merged first by :func:`canonizers_for`.
     """
 
-    def __init__(self, rules: _Rules, input_layers: set[str] | None, stabilizer: float, canonizers=None) -> None:
+    def __init__(self, rules: Rules, input_layers: set[str] | None, stabilizer: float, canonizers=None) -> None:
         self.rules, self.input_layers, self.stabilizer = rules, input_layers, stabilizer
         super().__init__(module_map=self.mapping, canonizers=canonizers)
 
@@ -300,7 +324,7 @@ class LRPComposite(Composite):
         return None
 
 
-def lrp_composite(model: nn.Module, method: str, epsilon: float = 0.25, gamma: float = 0.25, stabilizer: float = 1e-6) -> LRPComposite:
+def lrp_composite(model: nn.Module, method: str, settings: ExplainSettings = ExplainSettings()) -> LRPComposite:
     """The composite (rules + BatchNorm-merging canonizer) of LRP variant ``method`` for ``model``.
 
     Parameters
@@ -315,15 +339,15 @@ def lrp_composite(model: nn.Module, method: str, epsilon: float = 0.25, gamma: f
         ``epsilon_gamma_box`` (box rule with the bounds of the normalised
         images, :math:`\\gamma` on convolutions, :math:`\\epsilon` on dense
         layers) are the composites recommended by :cite:`montavon2019layer,kohlbrenner2020towards`.
-    epsilon : float
-        Relative :math:`\\epsilon` (times the per-image rms of the pre-activations).
-    gamma : float
-        :math:`\\gamma` of the gamma rule.
-    stabilizer : float
-        Tiny absolute stabiliser of every denominator.
+    settings : ExplainSettings
+        Relative :math:`\\epsilon` (times the per-image rms of the pre-activations),
+        :math:`\\gamma`, and the tiny absolute stabiliser of every denominator.
     """
+    entry = explanation_method(method)
+    if entry.kind != "lrp":
+        raise ValueError(f"{method!r} is not an LRP method: choose one of {', '.join(LRP_METHODS)}")
     check_lrp_compatible(model)
-    return LRPComposite(_rules(method, epsilon, gamma, stabilizer), input_layer_names(model), stabilizer, canonizers_for(model))
+    return LRPComposite(entry.run(settings), input_layer_names(model), settings.stabilizer, canonizers_for(model))
 
 
 #: Functions and tensor methods that LRP handles correctly when called inside ``forward``.

@@ -2,7 +2,7 @@
 
 All functions take numpy arrays with the images on the first axis and never
 change their input. Their names say exactly what they do, so that a pipeline
-such as ``normalize(sum_pool(positive_part(channel_sum(r)), 2), "sum")`` reads
+such as ``normalize_maps(sum_pool(positive_part(channel_sum(r)), 2), "sum")`` reads
 as the recipe it is.
 
 The raw magnitude of relevance is information: a conservative LRP heatmap sums
@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Normalisations understood by :func:`normalize`.
+from ..maps import sum_pool
+
+__all__ = ["NORMALIZATIONS", "channel_sum", "normalize_maps", "positive_part", "relevance_magnitude", "sum_pool"]
+
+#: Normalisations understood by :func:`normalize_maps`.
 NORMALIZATIONS = ("none", "max_abs", "sum", "min_max")
 
 
@@ -57,7 +61,7 @@ def relevance_magnitude(h: np.ndarray) -> np.ndarray:
     return np.abs(h).reshape(len(h), -1).sum(axis=1)
 
 
-def normalize(h: np.ndarray, how: str = "none") -> np.ndarray:
+def normalize_maps(h: np.ndarray, how: str = "none") -> np.ndarray:
     r"""Normalise each map of a batch (n, ...) separately.
 
     Parameters
@@ -99,22 +103,3 @@ def normalize(h: np.ndarray, how: str = "none") -> np.ndarray:
         span = flat.max(axis=1, keepdims=True) - low
         out = np.divide(flat - low, span, out=np.zeros_like(flat), where=span > 0)
     return out.reshape(h.shape)
-
-
-def sum_pool(h: np.ndarray, factor: int) -> np.ndarray:
-    r"""Sum-pool maps (n, H, W) or (n, C, H, W) over non-overlapping ``factor`` x ``factor`` blocks.
-
-    .. math:: P_{ab} = \sum_{i,j < f} h_{fa+i,\,fb+j}
-
-    Sum (not mean) pooling keeps the total relevance, as in the coarse maps of
-    spectral relevance analysis :cite:`lapuschkin2019`.
-    ``H`` and ``W`` must be multiples of ``factor``.
-    """
-    h = _check_batch(h, "h", (3, 4))
-    if not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor!r}")
-    height, width = h.shape[-2:]
-    if height % factor or width % factor:
-        raise ValueError(f"factor={factor} must divide the map size {height}x{width}")
-    blocks = h.reshape(*h.shape[:-2], height // factor, factor, width // factor, factor)
-    return blocks.sum(axis=(-3, -1))

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from .spaces import check_histogram, sum_pool
+from ..maps import sum_pool
+from .spaces import check_histogram
 
 __all__ = ["emd", "grid_cost", "heatmap_histogram", "wasserstein_heatmaps"]
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MetricMeasureSpace", "heatmap_to_space", "pad_spaces", "sum_pool", "check_histogram"]
+from ..maps import sum_pool
+
+__all__ = ["MetricMeasureSpace", "heatmap_to_space", "pad_spaces", "check_histogram"]
 
 
 def check_histogram(p, name: str = "p", n: int | None = None) -> np.ndarray:
@@ -102,17 +104,6 @@ class MetricMeasureSpace:
             C = C / scale
         p = np.full(len(points), 1.0 / len(points)) if p is None else p
         return cls(C, p, points)
-
-
-def sum_pool(h: np.ndarray, pool: int) -> np.ndarray:
-    """Sum non-overlapping ``pool x pool`` blocks of a (H, W) map (H, W divisible by ``pool``)."""
-    h = np.asarray(h, dtype=float)
-    if pool == 1:
-        return h
-    H, W = h.shape
-    if H % pool or W % pool:
-        raise ValueError(f"pool={pool} must divide the heatmap shape {h.shape}")
-    return h.reshape(H // pool, pool, W // pool, pool).sum(axis=(1, 3))
 
 
 def heatmap_to_space(

@@ -23,7 +23,7 @@ def flip_horizontal(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images[:, :, ::-1])
 
 
-def shift(images: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
+def shift_images(images: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
     """Translate by ``dx`` columns (right positive) and ``dy`` rows (down positive), repeating the edge pixels."""
     n, h, w, _ = images.shape
     pad = max(abs(dx), abs(dy))
@@ -31,7 +31,7 @@ def shift(images: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
     return np.ascontiguousarray(padded[:, pad - dy:pad - dy + h, pad - dx:pad - dx + w])
 
 
-def rescale(images: np.ndarray, factor: float) -> np.ndarray:
+def zoom_images(images: np.ndarray, factor: float) -> np.ndarray:
     """Zoom about the centre by ``factor`` (> 1 enlarges and crops, < 1 shrinks with edge padding), bilinear."""
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor}")
@@ -43,11 +43,11 @@ def rescale(images: np.ndarray, factor: float) -> np.ndarray:
 
 
 #: Named transformations used in the attacks chapter.
-TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+TEST_TIME_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda images: images,
     "flip": flip_horizontal,
-    "shift 2 px": lambda images: shift(images, dx=2, dy=2),
-    "shift 4 px": lambda images: shift(images, dx=4, dy=4),
-    "zoom 0.8": lambda images: rescale(images, 0.8),
-    "zoom 1.2": lambda images: rescale(images, 1.2),
+    "shift 2 px": lambda images: shift_images(images, dx=2, dy=2),
+    "shift 4 px": lambda images: shift_images(images, dx=4, dy=4),
+    "zoom 0.8": lambda images: zoom_images(images, 0.8),
+    "zoom 1.2": lambda images: zoom_images(images, 1.2),
 }

@@ -1,9 +1,10 @@
-"""One poisoning experiment, end to end and cached: data -> attack -> trained model.
+"""One poisoning experiment, end to end and cached: data -> poisoned set -> trained model.
 
 Later chapters (LRP, detection, results) get their poisoned models here, without
 depending on the attacks notebook having run::
 
-    from poisondetect.attacks import AttackExperiment, BadNets, Sticker, poisoned_model
+    from poisondetect.attacks import BadNets, Sticker
+    from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model
 
     exp = AttackExperiment(dataset="synth", profile="quick", model="net",
                            attack=BadNets(source=2, target=5, poison_share=0.15,
@@ -22,28 +23,26 @@ depending on the attacks notebook having run::
 - ``attack=None`` gives the clean baseline; :func:`clean_experiment` makes it
   from a poisoned experiment.
 
-The cache keys are the experiment (all fields) plus the source code of the
-data, attack, model and training modules, so a code change retrains.
+The cache keys are chained (:mod:`.steps`): :func:`data_key` <- :func:`poisoned_key`
+<- :func:`model_key`, each with the code hash of its step.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
-from .. import artifacts, data, training
-from ..config import by_profile, check_dataset, check_profile
-from ..data import base as _data_base
-from ..models import MODELS
+from .. import artifacts, data, models, training
+from ..attacks import metrics, poisoning, triggers
+from ..attacks.poisoning import Attack, LabelConsistent, PoisonedSet
+from ..config import by_profile, check_dataset, check_profile, stable_hash
 from ..training import TrainConfig
-from . import metrics, pgd, poisoning, triggers
-from .poisoning import Attack, LabelConsistent, PoisonedSet
+from .steps import drives, step_code
 
 
 def default_train_config(profile: str, seed: int = 0) -> TrainConfig:
@@ -97,8 +96,8 @@ class AttackExperiment:
     def __post_init__(self) -> None:
         check_dataset(self.dataset)
         check_profile(self.profile)
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
+        if self.model not in models.MODELS:
+            raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(models.MODELS)}")
         if self.attack is not None and not isinstance(self.attack, tuple(poisoning.ATTACKS.values())):
             raise TypeError(f"attack must be one of {', '.join(c.__name__ for c in poisoning.ATTACKS.values())} or None, got {type(self.attack).__name__}")
         train = self.train if self.train is not None else default_train_config(self.profile, self.seed)
@@ -111,6 +110,11 @@ class AttackExperiment:
         return dataclasses.replace(self, **changes)
 
 
+def profile_model(profile: str) -> str:
+    """The model of a profile: the thesis's small network in smoke and quick, the simplified Inception v3 in full."""
+    return by_profile(profile, smoke="net", quick="net", full="inception")
+
+
 def showcase_experiment(dataset: str, profile: str, seed: int = 0) -> AttackExperiment:
     """The poisoned model that the LRP, transport and detection chapters inspect.
 
@@ -118,7 +122,7 @@ def showcase_experiment(dataset: str, profile: str, seed: int = 0) -> AttackExpe
     15 % of the final target class poisoned; the thesis small network in the
     smoke and quick profiles, the simplified Inception v3 in the full profile.
     """
-    model = by_profile(profile, smoke="net", quick="net", full="inception")
+    model = profile_model(profile)
     attack = poisoning.BadNets(source=2, target=5, poison_share=0.15, trigger=triggers.Sticker(size=3))
     return AttackExperiment(dataset=dataset, profile=profile, model=model, attack=attack, seed=seed)
 
@@ -128,15 +132,21 @@ def clean_experiment(exp: AttackExperiment, model: str | None = None) -> AttackE
     return exp.replace(attack=None, model=model or exp.model)
 
 
-def _data_code(dataset: str) -> tuple[ModuleType, ...]:
-    """Modules whose code made the data set (their changes invalidate caches)."""
-    name = "synthetic" if dataset == "synth" else "gtsrb"
-    __import__(f"poisondetect.data.{name}")
-    return (_data_base, sys.modules[f"poisondetect.data.{name}"])
+def data_key(exp: AttackExperiment) -> str:
+    """Key of the clean data set of ``exp``: data set, profile and the data code."""
+    return stable_hash("data", exp.dataset, exp.profile, step_code("data", exp.dataset))
 
 
-def _attack_code() -> tuple[ModuleType, ...]:
-    return (poisoning, triggers, pgd, sys.modules[__name__])
+def poisoned_key(exp: AttackExperiment) -> str:
+    """Key of the poisoned training set: the data key, the attack, the seed, the attack code
+    (and, for the label-consistent attack, the key of the surrogate model)."""
+    surrogate = model_key(clean_experiment(exp, exp.attack.surrogate)) if isinstance(exp.attack, LabelConsistent) else None
+    return stable_hash("poisoned", data_key(exp), exp.attack, exp.seed, surrogate, step_code("poison"))
+
+
+def model_key(exp: AttackExperiment) -> str:
+    """Key of the trained model: the poisoned-set key, the model, its output size, the training settings and code."""
+    return stable_hash("model", poisoned_key(exp), exp.model, exp.n_classes, exp.train, step_code("train"))
 
 
 def load_data(exp: AttackExperiment) -> data.SignData:
@@ -161,17 +171,13 @@ def poisoned_data(exp: AttackExperiment, progress: bool = True) -> PoisonedSet:
     signs = load_data(exp)
     if exp.attack is None:
         return poisoning.clean_set(signs.train_images, signs.train_labels, signs.train_tracks)
-    key = {"dataset": exp.dataset, "profile": exp.profile, "attack": exp.attack, "seed": exp.seed}
-    if isinstance(exp.attack, LabelConsistent):
-        key["surrogate"] = clean_experiment(exp, exp.attack.surrogate)
-
     def compute() -> dict[str, np.ndarray]:
         surrogate = surrogate_model(exp, progress) if isinstance(exp.attack, LabelConsistent) else None
         result = poisoning.poison(signs.train_images, signs.train_labels, signs.train_tracks, exp.attack, exp.seed, surrogate)
         index = np.flatnonzero(result.is_poison)
         return {"index": index, "images": result.images[index], "labels": result.labels}
 
-    stored = artifacts.cached_arrays("poisoned", key, compute, *_attack_code(), *_data_code(exp.dataset))
+    stored = artifacts.cached_arrays("poisoned", poisoned_key(exp), compute)
     images = signs.train_images.copy()
     images[stored["index"]] = stored["images"]
     is_poison = np.zeros(len(images), dtype=bool)
@@ -181,12 +187,12 @@ def poisoned_data(exp: AttackExperiment, progress: bool = True) -> PoisonedSet:
 
 
 def poisoned_model(exp: AttackExperiment, progress: bool = True) -> tuple[nn.Module, PoisonedSet, dict[str, Any]]:
-    """Train (or load) the model of ``exp`` on its poisoned training set.
+    """Train (or load) the model of ``exp`` on the training split of its poisoned set.
 
     Returns
     -------
     model : nn.Module
-        In eval mode, weights of the best validation epoch.
+        In eval mode, the weights :func:`poisondetect.training.fit` kept.
     poisoned : PoisonedSet
         The whole poisoned training set (training and validation split; the
         split is :func:`poisondetect.training.split` of ``true_labels`` and ``tracks``).
@@ -195,14 +201,20 @@ def poisoned_model(exp: AttackExperiment, progress: bool = True) -> tuple[nn.Mod
         ``best_epoch``, ``epochs_run``, ``seconds``, ``images_per_second``.
     """
     poisoned = poisoned_data(exp, progress)
-    data_key = {"dataset": exp.dataset, "profile": exp.profile, "attack": exp.attack, "seed": exp.seed}
-    if isinstance(exp.attack, LabelConsistent):
-        data_key["surrogate"] = clean_experiment(exp, exp.attack.surrogate)
-    model, history = training.trained_model(
-        exp.model, data_key, lambda: (poisoned.images, poisoned.labels, poisoned.true_labels, poisoned.tracks),
-        exp.train, exp.n_classes, code=(*_attack_code(), *_data_code(exp.dataset)), progress=progress,
-    )
-    return model, poisoned, history
+
+    def compute() -> dict[str, Any]:
+        train_idx, val_idx = training.split(poisoned.true_labels, poisoned.tracks, exp.train)
+        torch.manual_seed(exp.train.seed)
+        model = models.build_model(exp.model, exp.n_classes)
+        history = training.fit(model, poisoned.images[train_idx], poisoned.labels[train_idx], poisoned.images[val_idx],
+                               poisoned.labels[val_idx], exp.train, progress)
+        return {"state_dict": model.state_dict(), "history": history}
+
+    stored = artifacts.cached_torch("models", model_key(exp), compute)
+    model = models.build_model(exp.model, exp.n_classes)
+    model.load_state_dict(stored["state_dict"])
+    model.eval()
+    return model, poisoned, stored["history"]
 
 
 def attack_report(exp: AttackExperiment, model: nn.Module, seed: int = 0) -> dict[str, Any]:
@@ -218,3 +230,6 @@ def attack_report(exp: AttackExperiment, model: nn.Module, seed: int = 0) -> dic
     report["attack_success"] = metrics.attack_success_rate(model, exp.attack, signs.test_images, signs.test_labels, seed)
     report["per_class"] = metrics.per_class_success(model, exp.attack, signs.test_images, signs.test_labels, seed)
     return report
+
+
+drives(__name__, "poison", "train")

@@ -1,0 +1,184 @@
+"""Every detector of the package, registered with its own settings (see :mod:`.registry`).
+
+=======================  ===========================================  ==================
+name                     looks at                                      settings
+=======================  ===========================================  ==================
+``gw_kmeans``            heatmap spaces, GW k-means (HC, the thesis)   :class:`GWKMeansSettings`
+``spray_euclidean``      heatmaps, Euclidean SpRAy                     :class:`SpraySettings`
+``spray_gw``             heatmap spaces, SpRAy on GW distances         :class:`GWSpraySettings`
+``ac_pca`` / ``ac_ica``  penultimate activations, 2-means              :class:`ClusteringSettings`
+``spectral_signatures``  penultimate activations, top singular vector  :class:`SpectralSignaturesSettings`
+``concentration_max``    raw heatmaps, largest relevance               :class:`MaxRelevanceSettings`
+``concentration_topk``   raw heatmaps, share in the top-k pixels       :class:`TopkShareSettings`
+``raw_pca`` / ``raw_ica``  raw pixels, 2-means (baseline)              :class:`ClusteringSettings`
+=======================  ===========================================  ==================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import transport
+from . import representations
+from .activation_clustering import activation_clustering
+from .concentration import relevance_concentration
+from .gw_kmeans import gw_kmeans
+from .registry import register
+from .representations import SpaceSettings, euclidean_distances, heatmap_features, raw_pixels
+from .result import DetectionResult, stopwatch
+from .spectral import spray
+from .spectral_signatures import spectral_signatures
+
+#: The code the GW detectors run on besides their own: spaces from maps, and the transport package
+#: (a different GW solver changes their results).
+GW_CODE = (representations, transport)
+
+
+@dataclass(frozen=True)
+class GWKMeansSettings:
+    """GW k-means on heatmap spaces (:func:`~poisondetect.detection.gw_kmeans.gw_kmeans`).
+
+    ``explanation`` makes the maps; the default LRP-gamma keeps a small trigger
+    sharp, where EpsilonPlusFlat spreads it over the first layer's 5x5 kernel
+    (chapter 05). ``space`` turns maps into spaces; the rest are the rounds,
+    restarts, barycenter points, members and steps, and the seed.
+    """
+
+    explanation: str = "gamma"
+    space: SpaceSettings = SpaceSettings()
+    max_iter: int = 20
+    n_init: int = 1
+    barycenter_size: int = 32
+    barycenter_samples: int | None = 10
+    barycenter_steps: int = 5
+    seed: int = 0
+
+
+@register("gw_kmeans", label="HC (GW k-means)", short="HC", settings=GWKMeansSettings, inputs=("maps",),
+          description="GW k-means on heatmap spaces (HC, the thesis's method)", modules=GW_CODE)
+def _gw_kmeans(settings: GWKMeansSettings, maps: np.ndarray, progress: bool = False) -> DetectionResult:
+    return gw_kmeans(settings.space.spaces(maps), max_iter=settings.max_iter, barycenter_size=settings.barycenter_size,
+                     barycenter_samples=settings.barycenter_samples, barycenter_steps=settings.barycenter_steps,
+                     seed=settings.seed, n_init=settings.n_init, progress=progress)
+
+
+@dataclass(frozen=True)
+class SpraySettings:
+    """Euclidean SpRAy: per-map ``normalization`` and ``pool``, the k-nearest-neighbour graph, the clusters.
+
+    ``n_clusters="eigengap"`` lets the spectrum choose, as Lapuschkin et al.
+    (2019) do: a class whose heatmaps vary in more than one way (where the
+    digits sit) then does not force the poison into one of two halves.
+    """
+
+    explanation: str = "epsilon_plus_flat"
+    normalization: str = "max_abs"
+    pool: int = 1
+    n_neighbors: int = 10
+    n_clusters: int | str = "eigengap"
+    seed: int = 0
+
+
+@register("spray_euclidean", label="SpRAy (L2)", short="SpRAy", settings=SpraySettings, inputs=("maps",),
+          description="SpRAy, Euclidean distances of normalised heatmaps")
+def _spray_euclidean(settings: SpraySettings, maps: np.ndarray) -> DetectionResult:
+    distances = euclidean_distances(heatmap_features(maps, settings.normalization, settings.pool))
+    return spray(distances, n_clusters=settings.n_clusters, n_neighbors=min(settings.n_neighbors, len(maps) - 1), seed=settings.seed)
+
+
+@dataclass(frozen=True)
+class GWSpraySettings:
+    """SpRAy on the pairwise GW discrepancies of heatmap spaces."""
+
+    explanation: str = "gamma"
+    space: SpaceSettings = SpaceSettings()
+    n_neighbors: int = 10
+    n_clusters: int | str = "eigengap"
+    seed: int = 0
+
+
+@register("spray_gw", label="SpRAy (GW)", short="SpRAy-GW", settings=GWSpraySettings, inputs=("maps",),
+          description="SpRAy, pairwise GW distances of heatmap spaces", modules=GW_CODE)
+def _spray_gw(settings: GWSpraySettings, maps: np.ndarray) -> DetectionResult:
+    with stopwatch() as clock:
+        distances = transport.pairwise_gw(settings.space.spaces(maps))
+    found = spray(distances, n_clusters=settings.n_clusters, n_neighbors=min(settings.n_neighbors, len(maps) - 1), seed=settings.seed)
+    return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"])
+
+
+@dataclass(frozen=True)
+class ClusteringSettings:
+    """2-means after reducing to ``n_components`` dimensions (PCA or FastICA by the detector's name)."""
+
+    n_components: int = 10
+    seed: int = 0
+
+
+@register("ac_pca", label="AC (PCA)", short="AC", settings=ClusteringSettings, inputs=("activations",),
+          description="Activation Clustering, penultimate layer, PCA")
+def _ac_pca(settings: ClusteringSettings, activations: np.ndarray) -> DetectionResult:
+    return activation_clustering(activations, settings.n_components, "pca", settings.seed)
+
+
+@register("ac_ica", label="AC (ICA)", short="AC-ICA", settings=ClusteringSettings, inputs=("activations",),
+          description="Activation Clustering, penultimate layer, FastICA")
+def _ac_ica(settings: ClusteringSettings, activations: np.ndarray) -> DetectionResult:
+    return activation_clustering(activations, settings.n_components, "ica", settings.seed)
+
+
+@dataclass(frozen=True)
+class SpectralSignaturesSettings:
+    """What Spectral Signatures is told about the poison share (``None``: the experiment layer fills in the attack's)."""
+
+    poison_share: float | None = None
+    removal_factor: float = 1.5
+
+
+@register("spectral_signatures", label="Spectral sig.", short="Spec. sig.", settings=SpectralSignaturesSettings,
+          inputs=("activations",), description="Spectral Signatures, penultimate layer")
+def _spectral_signatures(settings: SpectralSignaturesSettings, activations: np.ndarray) -> DetectionResult:
+    if settings.poison_share is None:
+        raise ValueError("Spectral Signatures needs SpectralSignaturesSettings.poison_share (the assumed share of poisons)")
+    return spectral_signatures(activations, settings.poison_share, settings.removal_factor)
+
+
+@dataclass(frozen=True)
+class MaxRelevanceSettings:
+    """The largest pixel relevance of each raw map, thresholded by the best two-group split."""
+
+    explanation: str = "epsilon_plus_flat"
+
+
+@register("concentration_max", label="Max. relevance", short="Max. rel.", settings=MaxRelevanceSettings, inputs=("maps",),
+          description="maximum pixel relevance of raw heatmaps")
+def _concentration_max(settings: MaxRelevanceSettings, maps: np.ndarray) -> DetectionResult:
+    return relevance_concentration(maps, "max")
+
+
+@dataclass(frozen=True)
+class TopkShareSettings:
+    """The share of a map's relevance in its ``k`` most relevant pixels."""
+
+    explanation: str = "epsilon_plus_flat"
+    k: int = 9
+
+
+@register("concentration_topk", label="Top-k share", short="Top-k", settings=TopkShareSettings, inputs=("maps",),
+          description="share of relevance in the top-k pixels")
+def _concentration_topk(settings: TopkShareSettings, maps: np.ndarray) -> DetectionResult:
+    return relevance_concentration(maps, "topk_share", settings.k)
+
+
+@register("raw_pca", label="Pixels (PCA)", short="Pixels", settings=ClusteringSettings, inputs=("images",),
+          description="2-means on PCA of raw pixels (baseline)")
+def _raw_pca(settings: ClusteringSettings, images: np.ndarray) -> DetectionResult:
+    return activation_clustering(raw_pixels(images), settings.n_components, "pca", settings.seed)
+
+
+@register("raw_ica", label="Pixels (ICA)", short="Pixels-ICA", settings=ClusteringSettings, inputs=("images",),
+          description="2-means on FastICA of raw pixels (baseline)")
+def _raw_ica(settings: ClusteringSettings, images: np.ndarray) -> DetectionResult:
+    return activation_clustering(raw_pixels(images), settings.n_components, "ica", settings.seed)
