@@ -34,6 +34,7 @@ check of the closed forms.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import erf, owens_t
@@ -44,6 +45,18 @@ from .loss import TWO_OVER_SQRT_PI, error_signal
 METHODS = ("closed", "quadrature")
 #: Half-width of the integration window of :func:`half_line_mean`, in standard deviations.
 WINDOW_SD = 12.0
+
+
+@lru_cache(maxsize=None)
+def hermite_nodes(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gauss-Hermite nodes and weights for the weight :math:`e^{-t^2}` (computed once per size)."""
+    return np.polynomial.hermite.hermgauss(n_nodes)
+
+
+@lru_cache(maxsize=None)
+def legendre_nodes(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (computed once per size)."""
+    return np.polynomial.legendre.leggauss(n_nodes)
 
 
 def gaussian_tilt(mean, var, c: float):
@@ -100,7 +113,7 @@ def signal_square_mean(mean, var, tau) -> np.ndarray:
     return TWO_OVER_SQRT_PI**2 * factor * square
 
 
-def gauss_hermite_mean(function: Callable[[np.ndarray], np.ndarray], mean, var, n_nodes: int = 64) -> np.ndarray:
+def gauss_hermite_mean(function: Callable[[np.ndarray], np.ndarray], mean, var, n_nodes: int = 128) -> np.ndarray:
     r"""Gauss-Hermite estimate of :math:`\langle f(x) \rangle` for :math:`x \sim \mathcal N(m, v)`.
 
     .. math:: \langle f \rangle \approx \frac{1}{\sqrt\pi} \sum_{i=1}^{n} w_i\, f\big(m + \sqrt{2v}\, t_i\big),
@@ -109,7 +122,7 @@ def gauss_hermite_mean(function: Callable[[np.ndarray], np.ndarray], mean, var, 
     ``function`` maps an array of shape ``shape + (n_nodes,)`` elementwise; ``mean``
     and ``var`` broadcast to ``shape``. Exact for polynomials of degree < 2n.
     """
-    nodes, weights = np.polynomial.hermite.hermgauss(n_nodes)
+    nodes, weights = hermite_nodes(n_nodes)
     mean, var = np.asarray(mean, dtype=float)[..., None], np.asarray(var, dtype=float)[..., None]
     return (function(mean + np.sqrt(2.0 * var) * nodes) * weights).sum(-1) / np.sqrt(np.pi)
 
@@ -128,7 +141,7 @@ def half_line_mean(function: Callable[[np.ndarray], np.ndarray], mean, var, tau,
     low = np.where(tau > 0, low, np.maximum(low, 0.0))
     high = np.where(tau > 0, np.minimum(high, 0.0), high)
     width = np.clip(high - low, 0.0, None)
-    nodes, weights = np.polynomial.legendre.leggauss(n_nodes)
+    nodes, weights = legendre_nodes(n_nodes)
     x = low[..., None] + 0.5 * width[..., None] * (nodes + 1.0)
     density = np.exp(-0.5 * (x - mean[..., None]) ** 2 / var[..., None]) / np.sqrt(2.0 * np.pi * var[..., None])
     return 0.5 * width * (function(x) * density * weights).sum(-1)

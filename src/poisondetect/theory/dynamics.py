@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .averages import signal_moments
+from .averages import legendre_nodes, signal_moments
 from .errors import adversarial_error, test_error
 from .model import Mixture, Training
 
@@ -58,7 +58,7 @@ def _epsilon_nodes(training: Training) -> tuple[np.ndarray, np.ndarray]:
     """Perturbation sizes and their probabilities: one node for a fixed epsilon, Gauss-Legendre for a uniform one."""
     if training.epsilon_distribution == "fixed" or training.epsilon == 0:
         return np.array([training.epsilon]), np.array([1.0])
-    nodes, weights = np.polynomial.legendre.leggauss(EPSILON_NODES)
+    nodes, weights = legendre_nodes(EPSILON_NODES)
     return 0.5 * training.epsilon * (nodes + 1.0), 0.5 * weights
 
 

@@ -50,7 +50,7 @@ def adversarial_error(R, b, epsilon, mixture: Mixture) -> np.ndarray:
     """
     epsilon = np.asarray(epsilon, dtype=float)
     if np.any(epsilon < 0):
-        raise ValueError(f"perturbation size epsilon must be >= 0, got epsilon={epsilon.min()!r}")
+        raise ValueError(f"perturbation size epsilon must be >= 0, got epsilon={float(epsilon.min())!r}")
     mean_1, mean_2 = clean_means(R, b, mixture)
     return mixture.p * ndtr((epsilon - mean_1) / np.sqrt(mixture.v1)) + (1 - mixture.p) * ndtr((mean_2 + epsilon) / np.sqrt(mixture.v2))
 
