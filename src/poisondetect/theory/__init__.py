@@ -19,16 +19,16 @@ adversarial and Bayes errors), :mod:`.simulation` (finite-N on-line learning).
 """
 
 from .averages import gauss_hermite_mean, gaussian_tilt, half_line_mean, mean_erf, mean_erf_squared, signal_mean, signal_moments, signal_square_mean
-from .dynamics import Trajectory, drift, integrate, perturbed_means
+from .dynamics import Trajectory, drift, drift_terms, integrate, perturbed_means
 from .errors import adversarial_error, bayes_error, bayes_threshold, clean_means, test_error
 from .loss import error_signal, non_robust, quadratic_loss
 from .model import Mixture, Training, check_dimension
-from .simulation import Noise, SimulationResult, draw_noise, simulate, simulate_loop, simulate_settings
+from .simulation import DriftEstimate, Noise, SimulationResult, draw_noise, simulate, simulate_loop, simulate_settings, single_step_drift
 
 __all__ = [
-    "Mixture", "SimulationResult", "Training", "Trajectory", "adversarial_error", "bayes_error",
-    "bayes_threshold", "check_dimension", "clean_means", "draw_noise", "drift", "error_signal",
+    "DriftEstimate", "Mixture", "SimulationResult", "Training", "Trajectory", "adversarial_error", "bayes_error",
+    "bayes_threshold", "check_dimension", "clean_means", "draw_noise", "drift", "drift_terms", "error_signal",
     "gauss_hermite_mean", "gaussian_tilt", "half_line_mean", "integrate", "mean_erf", "mean_erf_squared",
     "non_robust", "perturbed_means", "quadratic_loss", "signal_mean", "signal_moments", "signal_square_mean",
-    "Noise", "simulate", "simulate_loop", "simulate_settings",
+    "Noise", "simulate", "simulate_loop", "simulate_settings", "single_step_drift",
 ]

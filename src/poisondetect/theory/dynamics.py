@@ -72,8 +72,8 @@ def perturbed_means(R, b, epsilon, mixture: Mixture) -> np.ndarray:
     return tau * (0.5 * mixture.rho * R - epsilon) - b
 
 
-def drift(R: float, b: float, mixture: Mixture, training: Training, method: str = "closed") -> tuple[float, float]:
-    r"""Right-hand sides :math:`(dR/d\alpha,\ db/d\alpha)` of the order-parameter equations.
+def drift_terms(R: float, b: float, mixture: Mixture, training: Training, method: str = "closed") -> tuple[float, float, float]:
+    r"""The parts of the equations of motion: first-order and normalisation terms of :math:`dR/d\alpha`, and :math:`db/d\alpha`.
 
     Parameters
     ----------
@@ -85,20 +85,30 @@ def drift(R: float, b: float, mixture: Mixture, training: Training, method: str 
 
     Returns
     -------
-    dR, db : float
-        See the module's formula.
+    first_order, normalisation, db : float
+        .. math::
+
+            \eta_w \sum_k p_k \big(-\tau_k\tfrac{\rho}{2}(1 - R^2)\langle\delta\rangle_k\big),\quad
+            -\frac{\eta_w^2}{2} R \sum_k p_k v_k\langle\delta^2\rangle_k,\quad
+            \eta_b \sum_k p_k\langle\delta\rangle_k .
     """
     epsilons, probabilities = _epsilon_nodes(training)
     means = perturbed_means(R, b, epsilons, mixture)                      # (2, n_eps)
-    shape = (2, 1)
-    tau, var, prior = (a.reshape(shape) for a in (mixture.labels, mixture.variances, mixture.priors))
-    mean_signal, mean_square = signal_moments(means, var, tau, training.only_non_robust, method)
+    tau, var, prior = mixture.labels, mixture.variances, mixture.priors
+    mean_signal, mean_square = signal_moments(means, var[:, None], tau[:, None], training.only_non_robust, method)
     mean_signal, mean_square = mean_signal @ probabilities, mean_square @ probabilities   # (2,)
-    tau, var, prior = tau[:, 0], var[:, 0], prior[:, 0]
-    dR = training.eta_w * np.sum(prior * (-tau * 0.5 * mixture.rho * (1.0 - R**2) * mean_signal
-                                          - 0.5 * training.eta_w * R * var * mean_square))
-    db = training.eta_b * np.sum(prior * mean_signal)
-    return float(dR), float(db)
+    first_order = training.eta_w * np.sum(prior * -tau * 0.5 * mixture.rho * (1.0 - R**2) * mean_signal)
+    normalisation = -0.5 * training.eta_w**2 * R * np.sum(prior * var * mean_square)
+    return float(first_order), float(normalisation), float(training.eta_b * np.sum(prior * mean_signal))
+
+
+def drift(R: float, b: float, mixture: Mixture, training: Training, method: str = "closed") -> tuple[float, float]:
+    r"""Right-hand sides :math:`(dR/d\alpha,\ db/d\alpha)` of the order-parameter equations (the module's formula).
+
+    The sum of the first two parts of :func:`drift_terms`, and the third.
+    """
+    first_order, normalisation, db = drift_terms(R, b, mixture, training, method)
+    return first_order + normalisation, db
 
 
 @dataclass(frozen=True)

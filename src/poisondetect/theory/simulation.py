@@ -244,3 +244,53 @@ def simulate_loop(mixture: Mixture, training: Training, N: int, alpha_max: float
                 b[run] += training.eta_b / N * delta
         step += steps
     return SimulationResult(record_steps / N, R_records, b_records, N, mixture, training)
+
+
+@dataclass(frozen=True)
+class DriftEstimate:
+    r"""Monte-Carlo estimate of the drift from independent single steps, with standard errors.
+
+    Attributes
+    ----------
+    dR, db : float
+        Means of :math:`N(R' - R)` and :math:`N(b' - b)` over the steps.
+    dR_error, db_error : float
+        Their standard errors (standard deviation over :math:`\sqrt{\text{steps}}`).
+    """
+
+    dR: float
+    db: float
+    dR_error: float
+    db_error: float
+
+
+def single_step_drift(mixture: Mixture, training: Training, R: float, b: float, N: int = 400, steps: int = 20_000,
+                      seed: int = 0, chunk: int = 5000) -> DriftEstimate:
+    r"""Estimate :math:`dR/d\alpha` and :math:`db/d\alpha` at :math:`(R, b)` from ``steps`` independent single steps.
+
+    Every step starts from the same student (:math:`\mathbf B = \mathbf e_1`,
+    :math:`\mathbf w = R\mathbf e_1 + \sqrt{1 - R^2}\,\mathbf e_2`), draws one example, perturbs it
+    and applies the literal update; the mean of :math:`N(R' - R)` is the drift up to
+    :math:`O(1/N)`. This checks the derivation of :mod:`.dynamics` without its algebra.
+    """
+    N = check_dimension(N)
+    if N < 2 or not -1.0 <= R <= 1.0:
+        raise ValueError(f"need N >= 2 and R in [-1, 1], got N={N!r}, R={R!r}")
+    rng = np.random.default_rng(seed)
+    B, w = np.zeros(N), np.zeros(N)
+    B[0], w[0], w[1] = 1.0, R, np.sqrt(1.0 - R**2)
+    changes_R, changes_b = [], []
+    for start in range(0, steps, chunk):
+        noise = draw_noise(rng, min(chunk, steps - start), 1, N)
+        tau, sd, epsilon = (a[:, 0] for a in _examples(noise, mixture, training))
+        xi_tilde = (tau * 0.5 * mixture.rho)[:, None] * B + sd[:, None] * noise.z[:, 0] - (tau * epsilon)[:, None] * w
+        x_tilde = xi_tilde @ w - b
+        delta = error_signal(x_tilde, tau)
+        if training.only_non_robust:
+            delta = delta * non_robust(x_tilde, tau)
+        new_w = w - training.eta_w / N * delta[:, None] * xi_tilde
+        changes_R.append(N * (new_w @ B / np.linalg.norm(new_w, axis=1) - R))
+        changes_b.append(training.eta_b * delta)
+    changes_R, changes_b = np.concatenate(changes_R), np.concatenate(changes_b)
+    root = np.sqrt(len(changes_R))
+    return DriftEstimate(float(changes_R.mean()), float(changes_b.mean()), float(changes_R.std() / root), float(changes_b.std() / root))
