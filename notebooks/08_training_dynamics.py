@@ -63,7 +63,7 @@ sizes = by_profile(profile, smoke=(25, 50), quick=(62, 125, 250, 500, 1000), ful
 alpha_sizes = by_profile(profile, smoke=1.0, quick=10.0, full=20.0)      # learning time of the finite-size study
 runs_sizes = by_profile(profile, smoke=2, quick=10, full=20)
 drift_steps = by_profile(profile, smoke=2000, quick=20_000, full=100_000)     # single steps per Monte-Carlo drift estimate
-drift_N = by_profile(profile, smoke=200, quick=1000, full=2000)
+drift_N = by_profile(profile, smoke=200, quick=500, full=2000)
 EPSILON_TRAIN = 1.0
 MIXTURES = {"1": th.Mixture(p=0.5, rho=2.0, v1=1.0, v2=1.0), "2": th.Mixture(p=0.7, rho=2.0, v1=1.0, v2=1.0)}
 TRAININGS = {
@@ -211,7 +211,7 @@ check_b = -0.5
 drift_rows = []
 for R_value in R_grid:
     first_order, normalisation, db = th.drift_terms(R_value, check_b, check_mixture, check_training)
-    estimate = th.single_step_drift(check_mixture, check_training, R_value, check_b, N=drift_N, steps=drift_steps, seed=seed)
+    estimate = th.single_step_drift(check_mixture, check_training, R_value, check_b, N=drift_N, steps=drift_steps, seed=seed + len(drift_rows))
     drift_rows.append({"R": R_value, "first order": first_order, "normalisation": normalisation, "theory dR": first_order + normalisation,
                        "Monte Carlo dR": estimate.dR, "dR error": estimate.dR_error, "theory db": db, "Monte Carlo db": estimate.db,
                        "db error": estimate.db_error})

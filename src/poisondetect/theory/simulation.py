@@ -164,6 +164,7 @@ def simulate_settings(settings: Sequence[tuple[Mixture, Training]], N: int, alph
     bias_rate = column([t.eta_b / N for _, t in settings])
     half_rho = column([0.5 * m.rho for m, _ in settings])
     gated = np.array([t.only_non_robust for _, t in settings])[:, None]
+    any_gated = bool(gated.any())
     W = np.repeat(W0[None], n_settings, axis=0)                       # (S, runs, N)
     R, b = W @ B, np.full((n_settings, runs), float(b0))
     R_records, b_records = np.empty((n_settings, runs, len(record_steps))), np.empty((n_settings, runs, len(record_steps)))
@@ -184,7 +185,8 @@ def simulate_settings(settings: Sequence[tuple[Mixture, Training]], N: int, alph
             w_z = np.einsum("srn,rn->sr", W, noise.z[k])
             x_tilde = mean_part[k] * R + sd[k] * w_z - signal_shift[k] - b
             delta = error_signal(x_tilde, tau[k])
-            delta = np.where(gated & ~non_robust(x_tilde, tau[k]), 0.0, delta)
+            if any_gated:
+                delta = np.where(gated & ~non_robust(x_tilde, tau[k]), 0.0, delta)
             g = weight_rate * delta
             a, beta, gamma = 1.0 + g * signal_shift[k], -g * mean_part[k], -g * sd[k]
             length = np.sqrt(a * a + beta * beta + gamma * gamma * z_squared[k] + 2 * a * beta * R
