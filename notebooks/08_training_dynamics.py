@@ -262,7 +262,6 @@ simulated = dict(zip(settings, th.simulate_settings([(MIXTURES[s], TRAININGS[t])
 simulation_seconds = time.perf_counter() - tic
 steps_total = alpha_sim * N_main
 print(f"{len(settings)} settings x {runs} runs, {steps_total:.0f} steps each at N = {N_main}: {simulation_seconds:.1f} s")
-numbers["TdSimulationSeconds"] = f"{simulation_seconds:.0f}"
 bayes = {scenario: th.bayes_error(mixture) for scenario, mixture in MIXTURES.items()}
 for scenario in MIXTURES:
     numbers[f"TdBayes{'One' if scenario == '1' else 'Two'}"] = f"{100 * bayes[scenario]:.1f}"

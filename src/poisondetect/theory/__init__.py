@@ -26,9 +26,9 @@ from .model import Mixture, Training, check_dimension
 from .simulation import DriftEstimate, Noise, SimulationResult, draw_noise, simulate, simulate_loop, simulate_settings, single_step_drift
 
 __all__ = [
-    "DriftEstimate", "Mixture", "SimulationResult", "Training", "Trajectory", "adversarial_error", "bayes_error",
-    "bayes_threshold", "check_dimension", "clean_means", "draw_noise", "drift", "drift_terms", "error_signal",
-    "gauss_hermite_mean", "gaussian_tilt", "half_line_mean", "integrate", "mean_erf", "mean_erf_squared",
-    "non_robust", "perturbed_means", "quadratic_loss", "signal_mean", "signal_moments", "signal_square_mean",
-    "Noise", "simulate", "simulate_loop", "simulate_settings", "single_step_drift",
+    "DriftEstimate", "Mixture", "Noise", "SimulationResult", "Training", "Trajectory", "adversarial_error",
+    "bayes_error", "bayes_threshold", "check_dimension", "clean_means", "draw_noise", "drift", "drift_terms",
+    "error_signal", "gauss_hermite_mean", "gaussian_tilt", "half_line_mean", "integrate", "mean_erf",
+    "mean_erf_squared", "non_robust", "perturbed_means", "quadratic_loss", "signal_mean", "signal_moments",
+    "signal_square_mean", "simulate", "simulate_loop", "simulate_settings", "single_step_drift",
 ]
