@@ -422,7 +422,7 @@ ch.save_figure(fig, "variants")
 # around the theory by $O(N^{-1/2})$ (the sum of $N\alpha$ random increments of size
 # $1/N$), and the mean over runs may also carry an $O(1/N)$ bias from the neglected
 # terms. We simulate scenario 2 with adversarial training up to
-# $\alpha = $ `alpha_sizes` for several $N$, and measure the root-mean-square deviation
+# the learning time `alpha_sizes` for several $N$, and measure the root-mean-square deviation
 # of single runs from the theory (over runs and records) and the largest deviation
 # of the mean over runs.
 

@@ -195,6 +195,7 @@ def test_test_error_is_never_below_the_bayes_error():
     (lambda: th.simulate(SCENARIO_1, STANDARD, N=0, alpha_max=1), "N=0"),
     (lambda: th.simulate(SCENARIO_1, STANDARD, N=10.5, alpha_max=1), "N=10.5"),
     (lambda: th.simulate(SCENARIO_1, STANDARD, N=10, alpha_max=0), "alpha_max=0"),
+    (lambda: th.simulate(SCENARIO_1, STANDARD, N=1, alpha_max=1), "R0=0.0"),
     (lambda: th.integrate(SCENARIO_1, STANDARD, alpha_max=10, R0=1.5), "R0=1.5"),
     (lambda: th.adversarial_error(0.5, 0.0, -0.1, SCENARIO_1), "epsilon=-0.1"),
     (lambda: th.signal_moments(0.0, 1.0, 1.0, method="simpson"), "'simpson'"),

@@ -93,11 +93,13 @@ def _setup(N: int, alpha_max: float, runs: int, n_records: int, R0: float, seed:
         raise ValueError(f"need runs >= 1 and n_records >= 2, got runs={runs!r}, n_records={n_records!r}")
     if not -1.0 <= R0 <= 1.0:
         raise ValueError(f"initial overlap R0 must lie in [-1, 1], got R0={R0!r}")
+    if N == 1 and abs(R0) != 1.0:
+        raise ValueError(f"with N=1 the unit vector w is +B or -B, so R0 must be 1 or -1, got R0={R0!r}")
     rng = np.random.default_rng(seed)
     B = rng.standard_normal(N)
     B /= np.linalg.norm(B)
     other = rng.standard_normal((runs, N))
-    other -= np.outer(other @ B, B)                       # orthogonal to B (for N = 1 there is no room: R0 = +-1)
+    other -= np.outer(other @ B, B)                       # orthogonal to B (for N = 1 it vanishes, and R0 = +-1)
     lengths = np.linalg.norm(other, axis=1, keepdims=True)
     other = np.divide(other, lengths, out=np.zeros_like(other), where=lengths > 1e-12)
     W = R0 * B + np.sqrt(1.0 - R0**2) * other
