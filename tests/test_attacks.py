@@ -236,3 +236,21 @@ def test_test_time_transforms_move_pixels_as_promised():
     block[0, 12:20, 12:20] = 255  # centred 8x8 block
     assert (zoom_images(block, 0.5)[0, ..., 0] > 127).sum() == 16  # shrinks to 4x4
     assert (zoom_images(block, 2.0)[0, ..., 0] > 127).sum() == 256  # grows to 16x16
+
+
+def test_thesis_sticker_sits_at_exactly_the_four_thesis_positions():
+    from poisondetect.attacks import THESIS_CORNERS
+
+    sticker = Sticker(size=3, corners=THESIS_CORNERS)
+    assert sticker.n_positions == 4
+    stamped = sticker.apply(np.zeros((400, 32, 32, 3), np.uint8), rng=0)
+    corners = set()
+    for image in stamped:
+        rows, cols = np.nonzero(image[..., 1] == 255)
+        assert len(rows) == 9 and rows.max() - rows.min() == 2 and cols.max() - cols.min() == 2
+        corners.add((int(rows.min()), int(cols.min())))
+    assert corners == set(THESIS_CORNERS)  # every position used, no other
+    with pytest.raises(ValueError, match="inside the image"):
+        Sticker(size=3, corners=((30, 30),))
+    with pytest.raises(ValueError, match="non-empty"):
+        Sticker(corners=())

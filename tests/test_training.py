@@ -78,3 +78,22 @@ def test_train_config_rejects_bad_values():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+
+
+def test_keep_last_keeps_the_last_epoch_and_best_restores_the_lowest_validation_loss():
+    images, labels, tracks = toy_data()
+    train, val = np.arange(0, len(images), 2), np.arange(1, len(images), 2)
+    runs = {}
+    for keep in ("best", "last"):
+        torch.manual_seed(0)
+        model = build_model("net", n_classes=4)
+        history = fit(model, images[train], labels[train], images[val], labels[val],
+                      TrainConfig(epochs=4, batch_size=32, patience=4, augment=False, keep=keep), progress=False)
+        runs[keep] = (model, history)
+    best, last = runs["best"][1], runs["last"][1]
+    assert best["kept_epoch"] == best["best_epoch"] == int(np.argmin(best["val_loss"]))
+    assert last["kept_epoch"] == last["epochs_run"] - 1
+    assert evaluate(runs["last"][0], images[val], labels[val])[0] == pytest.approx(last["val_loss"][-1], rel=1e-5)
+    assert evaluate(runs["best"][0], images[val], labels[val])[0] == pytest.approx(min(best["val_loss"]), rel=1e-5)
+    with pytest.raises(ValueError, match="keep"):
+        TrainConfig(keep="median")

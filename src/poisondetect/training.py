@@ -6,8 +6,12 @@ Models are trained with Adam :cite:`kingma2015` on the cross-entropy loss
 
 over shuffled mini-batches ``B``. After every epoch the loss on a held-out
 validation split (un-augmented) is computed; training stops when it has not
-improved for ``patience`` epochs, and the weights of the best epoch are
-restored (the original thesis code kept the last epoch instead).
+improved for ``patience`` epochs. ``TrainConfig.keep`` says which weights
+are kept: ``"best"`` restores the epoch of lowest validation loss, ``"last"``
+keeps the last epoch, as the original thesis code did. The validation loss
+hardly sees a backdoor (its poisons are a few percent of one class), so the
+best-loss epoch can be one in which the backdoor is not yet learned; the
+thesis setting keeps the last epoch.
 
 Images are kept in memory as uint8 tensors (N, 3, 32, 32); each batch is
 converted to [0, 1], optionally augmented with cheap batched tensor operations
@@ -63,6 +67,8 @@ class TrainConfig:
         brightness/contrast jitter (up to ``jitter``) of training batches.
     seed : int
         Seeds weights, split, shuffling, augmentation and dropout.
+    keep : {"best", "last"}
+        Weights kept: of the epoch with the lowest validation loss, or of the last epoch run.
     """
 
     epochs: int = 30
@@ -76,6 +82,7 @@ class TrainConfig:
     max_scale: float = 0.05
     jitter: float = 0.2
     seed: int = 0
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -88,6 +95,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.patience must be >= 1, got {self.patience}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {self.keep!r}")
 
 
 def images_to_uint8_tensor(images: np.ndarray) -> torch.Tensor:
@@ -172,7 +181,7 @@ def fit(
     config: TrainConfig = TrainConfig(),
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train ``model`` in place with Adam and early stopping; restore the best epoch.
+    """Train ``model`` in place with Adam and early stopping; keep the best (or the last) epoch.
 
     Parameters
     ----------
@@ -190,7 +199,8 @@ def fit(
     history : dict
         ``train_loss``, ``train_acc`` (on the augmented batches), ``val_loss``,
         ``val_acc`` (lists, one entry per epoch run), ``best_epoch`` (0-based
-        index whose weights were restored), ``epochs_run``, ``seconds``,
+        index of the lowest validation loss), ``kept_epoch`` (whose weights the
+        model has: ``best_epoch`` or the last), ``epochs_run``, ``seconds``,
         ``images_per_second`` (training throughput). With an empty validation
         set, the training loss decides.
     """
@@ -240,11 +250,12 @@ def fit(
             if since_best >= config.patience:
                 break
     bar.close()
-    if best_state is not None:
+    if best_state is not None and config.keep == "best":
         model.load_state_dict(best_state)
+    kept_epoch = best_epoch if config.keep == "best" else len(history["train_loss"]) - 1
     model.eval()
     seconds = time.perf_counter() - start
-    history.update(best_epoch=best_epoch, epochs_run=len(history["train_loss"]), seconds=seconds,
+    history.update(best_epoch=best_epoch, kept_epoch=kept_epoch, epochs_run=len(history["train_loss"]), seconds=seconds,
                    images_per_second=seen / seconds if seconds > 0 else float("nan"))
     return history
 

@@ -15,10 +15,10 @@ from .poisoning import (
     attack_params, clean_set, poison,
 )
 from .transformations import TEST_TIME_TRANSFORMS, flip_horizontal, shift_images, zoom_images
-from .triggers import AmplitudePattern, BlendPattern, Sticker, Trigger
+from .triggers import THESIS_CORNERS, AmplitudePattern, BlendPattern, Sticker, Trigger
 
 __all__ = [
-    "ATTACKS", "TEST_TIME_TRANSFORMS", "AmplitudePattern", "Attack", "BadNets", "BlendPattern", "Blended",
+    "ATTACKS", "TEST_TIME_TRANSFORMS", "THESIS_CORNERS", "AmplitudePattern", "Attack", "BadNets", "BlendPattern", "Blended",
     "CleverHans", "LabelConsistent", "PoisonedSet", "Sticker", "Trigger", "apply_trigger", "attack_params",
     "attack_success_rate", "attacked_classes", "clean_accuracy", "clean_set", "flip_horizontal", "per_class_success",
     "pgd_linf", "poison", "shift_images", "zoom_images",

@@ -6,7 +6,8 @@ images go through exactly the same dtype and storage (no re-encoding of one
 group only, a flaw of the original thesis code).
 
 - :class:`Sticker`: a square of side ``size`` in one colour, at a random
-  position inside a window :cite:`gu2019badnets`.
+  position inside a window :cite:`gu2019badnets`, or at one of a few fixed
+  positions (:data:`THESIS_CORNERS`, the original thesis's four).
 - :class:`AmplitudePattern`: a +/- checkerboard of amplitude ``amplitude``
   added near the bottom-right corner :cite:`turner2019`.
 - :class:`BlendPattern`: a fixed random pattern alpha-blended over the whole
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 IMAGE_SIZE = 32
+#: The original thesis's sticker positions, top-left (row, column): columns 16 or 17 and rows 16 or 19,
+#: drawn independently (``stickerfenster_x=(16, 17)``, ``stickerfenster_y=(16, 19)`` of its code), near the
+#: centre of the sign and the same for training and test images.
+THESIS_CORNERS = ((16, 16), (16, 17), (19, 16), (19, 17))
 
 
 def _check_images(images: np.ndarray) -> None:
@@ -43,11 +48,15 @@ class Sticker:
         sticker is drawn uniformly from the ``(height - size + 1) * (width - size + 1)``
         positions that keep it inside. The default central 16x16 window lies on the
         sign in GTSRB frames. A window of exactly ``size`` x ``size`` gives a fixed position.
+    corners : tuple of (row, column) pairs, optional
+        A fixed set of top-left corners, one drawn uniformly per image; replaces
+        the window (:data:`THESIS_CORNERS` reproduces the original thesis).
     """
 
     size: int = 3
     color: tuple[int, int, int] = (245, 255, 0)
     window: tuple[int, int, int, int] = (8, 8, 16, 16)
+    corners: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or self.size < 1:
@@ -62,15 +71,25 @@ class Sticker:
                 f"Sticker.size {self.size} is larger than the window {height}x{width}: "
                 "enlarge Sticker.window or use a smaller sticker"
             )
+        if self.corners is not None:
+            corners = np.asarray(self.corners)
+            if corners.ndim != 2 or corners.shape[1] != 2 or len(corners) == 0:
+                raise ValueError(f"Sticker.corners must be a non-empty tuple of (row, column) pairs, got {self.corners!r}")
+            if corners.min() < 0 or corners.max() + self.size > IMAGE_SIZE:
+                raise ValueError(f"Sticker.corners {self.corners} must keep the {self.size}x{self.size} sticker inside the image")
 
     @property
     def n_positions(self) -> int:
-        """Number of distinct sticker positions inside the window."""
+        """Number of distinct sticker positions (corners, or positions inside the window)."""
+        if self.corners is not None:
+            return len(set(self.corners))
         _, _, height, width = self.window
         return (height - self.size + 1) * (width - self.size + 1)
 
     def positions(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Top-left corners (n, 2) as (row, column), uniform over the window."""
+        """Top-left corners (n, 2) as (row, column), uniform over the corners or the window."""
+        if self.corners is not None:
+            return np.asarray(self.corners, dtype=np.int64)[rng.integers(len(self.corners), size=n)]
         top, left, height, width = self.window
         rows = rng.integers(top, top + height - self.size + 1, size=n)
         cols = rng.integers(left, left + width - self.size + 1, size=n)

@@ -21,8 +21,9 @@ Modules: :mod:`.experiment` (the experiment, poisoned set, model),
 
 from .detections import detect, detection_key, detector_settings, evaluate, inspected, rank_experiment_classes, resolved_settings
 from .experiment import (
-    AttackExperiment, attack_report, clean_experiment, data_key, default_train_config, load_data, model_key,
-    poisoned_data, poisoned_key, poisoned_model, profile_model, showcase_experiment, surrogate_model,
+    GATE_MIN_RATE, THESIS_TRAINING, AttackExperiment, attack_report, backdoor_gate, clean_experiment, data_key,
+    default_train_config, load_data, model_key, poisoned_data, poisoned_key, poisoned_model, profile_model,
+    showcase_experiment, surrogate_model, thesis_experiment, training_split,
 )
 from .grids import RATE_COLUMNS, mean_std, method_table, pct, rates_table, run_grid, summarize, wide_table
 from .representations import ClassData, ClassSelection, class_data, explanation_key, explanations, target_class
@@ -30,7 +31,8 @@ from .steps import STEPS, step_code, step_modules
 from .thesis import MIN_TNR_TO_BEAT_THESIS, THESIS_AC_TPR, THESIS_HC_TPR, beats_thesis, thesis_comparison
 
 __all__ = [
-    "MIN_TNR_TO_BEAT_THESIS", "RATE_COLUMNS", "STEPS", "THESIS_AC_TPR", "THESIS_HC_TPR", "AttackExperiment",
+    "GATE_MIN_RATE", "MIN_TNR_TO_BEAT_THESIS", "RATE_COLUMNS", "THESIS_TRAINING", "backdoor_gate", "thesis_experiment",
+    "training_split", "STEPS", "THESIS_AC_TPR", "THESIS_HC_TPR", "AttackExperiment",
     "ClassData", "ClassSelection", "attack_report", "beats_thesis", "class_data", "clean_experiment", "data_key",
     "default_train_config", "detect", "detection_key", "detector_settings", "evaluate", "explanation_key",
     "explanations", "inspected", "load_data", "mean_std", "method_table", "model_key", "pct", "poisoned_data",

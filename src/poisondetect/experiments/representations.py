@@ -25,8 +25,11 @@ from ..config import stable_hash
 from ..data.transforms import to_tensor
 from ..detection import representations as rep
 from ..explain import Explanation, ExplainSettings
-from .experiment import AttackExperiment, model_key, poisoned_data, poisoned_model
+from .experiment import AttackExperiment, model_key, poisoned_data, poisoned_model, training_split
 from .steps import drives, step_code
+
+#: Parts of the poisoned training set a detector may inspect.
+SPLITS = ("train", "validation", "all")
 
 #: The class inspected in clean experiments, which have no target (80 km/h, the standard attack's target).
 CLEAN_TARGET = 5
@@ -49,11 +52,19 @@ class ClassSelection:
         A random subset of that many images (``None``: all of them).
     seed : int
         Seed of the subset.
+    split : {"train", "validation", "all"}
+        Inspect what the model trained on (the default: a defender scans its
+        training data), the held-out validation images, or both.
     """
 
     label: int | None = None
     max_samples: int | None = None
     seed: int = 0
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"ClassSelection.split must be one of {', '.join(SPLITS)}, got {self.split!r}")
 
 
 def _resolve_targets(target: int | np.ndarray | str, n: int) -> np.ndarray | str:
@@ -161,10 +172,13 @@ class ClassData:
 
 
 def class_data(exp: AttackExperiment, selection: ClassSelection = ClassSelection(), progress: bool = True) -> ClassData:
-    """The training images of the selected class of ``exp`` (heatmaps and activations follow on demand)."""
+    """The images of the selected class and split of ``exp`` (heatmaps and activations follow on demand)."""
     label = target_class(exp) if selection.label is None else int(selection.label)
     poisoned = poisoned_data(exp, progress)
     indices = rep.class_indices(poisoned.labels, label)
+    if selection.split != "all":
+        trained = np.isin(indices, training_split(exp, poisoned))
+        indices = indices[trained if selection.split == "train" else ~trained]
     indices = indices[rep.subsample_indices(len(indices), selection.max_samples, selection.seed)]
     return ClassData(exp, label, indices, poisoned.images[indices], poisoned.is_poison[indices].copy(), progress)
 
