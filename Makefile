@@ -45,7 +45,7 @@ lab: $(STAMP) ## open the notebooks in JupyterLab (percent .py files open as not
 bench: $(STAMP) ## run the speed and quality benchmarks, printing JSON
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-bench-thesis: $(STAMP) ## heatmap clustering vs the thesis's rates on real GTSRB (long: trains 15 models; ARGS="--model inception --profile full")
+bench-thesis: $(STAMP) ## the thesis's experiment on real GTSRB, every detector vs the thesis's rates (long: trains 24 models; ARGS="--seeds 0")
 	$(PY) benchmarks/thesis_comparison.py $(ARGS)
 
 data: $(STAMP) ## build the real GTSRB 32x32 cache in $$POISONDETECT_DATA (downloads GTSRB)

@@ -40,7 +40,8 @@ from poisondetect.experiments import (
     thesis_comparison, thesis_experiment,
 )
 
-METHODS = ("gw_kmeans", "spray_euclidean", "spray_gw", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk")
+METHODS = ("gw_kmeans", "spray_euclidean", "spray_gw", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max",
+           "concentration_topk")
 
 
 def percent_or_none(value: float) -> float | None:

@@ -305,13 +305,18 @@ ch.save_figure(fig, "gw_barycenters")
 # Spectral Signatures scores each sample by its squared projection on the top
 # singular vector of the centred activations and removes the $1.5\,\varepsilon n$
 # highest scores; it is told the true poison share $\varepsilon$, an advantage the
-# other detectors do not get. The concentration scores use the raw heatmaps
+# other detectors do not get. SPECTRE \citep{hayase2021spectre} first whitens the
+# activations with a robust (minimum covariance determinant) estimate of the class's
+# covariance, so that a direction in which the whole class varies a lot (lighting,
+# viewpoint) no longer dominates, then scores by quantum entropy and removes as many
+# samples as Spectral Signatures. The concentration scores use the raw heatmaps
 # (maximum relevance; share of relevance in the 9 most relevant pixels), thresholded
 # by the best two-group split. Raw pixels clustered like activations are the
 # baseline (thesis Table 3.2).
 
 # %%
-methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk", "raw_pca")
+methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max",
+           "concentration_topk", "raw_pca")
 truth, results = evaluate(exp, methods, inspected(profile, seed), settings)  # GW k-means: the cached run above
 shown_table = rates_table(truth, results)
 ch.write_table(shown_table, "target_class")

@@ -60,7 +60,7 @@ sticker_sizes = by_profile(profile, smoke=(3,), quick=(3,), full=(1, 2, 3))
 lc_shares = by_profile(profile, smoke=(0.33,), quick=(0.33,), full=(0.33, 0.15, 0.10, 0.05, 0.02))
 amplitudes = by_profile(profile, smoke=(), quick=(64,), full=(128, 64, 32))
 other_seeds = seeds[:1] if profile != "full" else seeds  # blended, Clever-Hans, label-consistent
-methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "concentration_max", "concentration_topk")
+methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max", "concentration_topk")
 selection, detector_config = inspected(profile), detector_settings(profile)
 names = labels()
 
@@ -129,26 +129,30 @@ ch.write_table(hc_ac, "standard_hc_ac")
 hc_ac
 
 # %% [markdown]
-# The same for every sticker side (thesis Table 3.4), TPR / TNR of all detectors:
+# The same for every sticker side (thesis Table 3.4), TPR / TNR of all detectors, and the
+# AUROC of their scores (how well each ranks poisons above clean images, whatever its threshold):
 
 # %%
-rates = {"tpr": "TPR", "tnr": "TNR"}
+rates = {"tpr": "TPR", "tnr": "TNR", "auroc": "AUROC"}
 by_sticker = []
 for size in sticker_sizes:
     part = wide_table(standard[standard["sticker"] == size], "share %", methods, rates=rates, row_label="share %")
     part.insert(0, "sticker", size)
     by_sticker.append(part)
 all_standard = pd.concat(by_sticker, ignore_index=True)
-tpr_table = all_standard[["sticker", "share %"] + [c for c in all_standard.columns if c.endswith("TPR")]]
-tnr_table = all_standard[["sticker", "share %"] + [c for c in all_standard.columns if c.endswith("TNR")]]
-tpr_table.columns = [c.removesuffix(" TPR") for c in tpr_table.columns]
-tnr_table.columns = [c.removesuffix(" TNR") for c in tnr_table.columns]
-ch.write_table(tpr_table, "standard_tpr")
-ch.write_table(tnr_table, "standard_tnr")
+rate_tables = {}
+for label in rates.values():
+    rate_tables[label] = all_standard[["sticker", "share %"] + [c for c in all_standard.columns if c.endswith(f" {label}")]]
+    rate_tables[label].columns = [c.removesuffix(f" {label}") for c in rate_tables[label].columns]
+    ch.write_table(rate_tables[label], f"standard_{label.lower()}")
+tpr_table, tnr_table = rate_tables["TPR"], rate_tables["TNR"]
 tpr_table
 
 # %%
 tnr_table
+
+# %%
+rate_tables["AUROC"]
 
 # %% [markdown]
 # ### Detection rate against the poison share

@@ -250,6 +250,7 @@ def test_summarize_and_wide_table_average_over_seeds():
         "accuracy": [1.0, 0.9, 0.5, 0.7, 0.8],
         "tpr": [1.0, 0.8, 0.2, 0.4, 0.6],
         "tnr": [1.0, 1.0, 0.9, 0.9, np.nan],
+        "auroc": [1.0, 0.9, 0.6, 0.7, 0.8],
     })
     summary = summarize(frame, ["share", "method"], ("tpr", "tnr"))
     row = summary[(summary["share"] == 0.33) & (summary["method"] == "gw_kmeans")].iloc[0]
@@ -315,15 +316,50 @@ def test_thesis_comparison_table_from_seeds():
 
     rows = []
     for seed, (hc_tpr, hc_tnr) in enumerate([(1.0, 1.0), (0.99, 0.995)]):  # beats 99.46 at 33 % on average
-        rows += [{"share": 0.33, "seed": seed, "method": "gw_kmeans", "tpr": hc_tpr, "tnr": hc_tnr, "attack_success": 0.9},
-                 {"share": 0.33, "seed": seed, "method": "ac_pca", "tpr": 0.5, "tnr": 0.6, "attack_success": 0.9},
-                 {"share": 0.05, "seed": seed, "method": "gw_kmeans", "tpr": 0.9, "tnr": 0.5 + seed / 10, "attack_success": 0.3 + seed / 10},
-                 {"share": 0.05, "seed": seed, "method": "ac_pca", "tpr": 0.4, "tnr": 0.7, "attack_success": 0.3 + seed / 10},
-                 {"share": 0.25, "seed": seed, "method": "gw_kmeans", "tpr": 1.0, "tnr": 1.0, "attack_success": 1.0}]  # no thesis rate
+        rows += [{"share": 0.33, "seed": seed, "method": "gw_kmeans", "tpr": hc_tpr, "tnr": hc_tnr, "auroc": 1.0, "attack_success": 0.9},
+                 {"share": 0.33, "seed": seed, "method": "ac_pca", "tpr": 0.5, "tnr": 0.6, "auroc": 0.5, "attack_success": 0.9},
+                 {"share": 0.05, "seed": seed, "method": "gw_kmeans", "tpr": 0.9, "tnr": 0.5 + seed / 10, "auroc": 0.8 + seed / 10, "attack_success": 0.3 + seed / 10},
+                 {"share": 0.05, "seed": seed, "method": "ac_pca", "tpr": 0.4, "tnr": 0.7, "auroc": 0.6, "attack_success": 0.3 + seed / 10},
+                 {"share": 0.25, "seed": seed, "method": "gw_kmeans", "tpr": 1.0, "tnr": 1.0, "auroc": 1.0, "attack_success": 1.0}]  # no thesis rate
     table = thesis_comparison(pd.DataFrame(rows))
     assert table["share %"].tolist() == [33, 5]
     assert table["HC beats thesis"].tolist() == ["yes", "no"]  # at 5 %: TPR 90 > 87.43, but TNR 55 < 99
     assert table.loc[0, "our HC TPR"] == "99.5 ± 0.7" and table.loc[1, "our HC TNR"] == "55.0 ± 7.1"
     assert table.loc[1, "ASR %"] == pytest.approx(35.0)
+    assert table.loc[1, "our HC AUROC"] == "85.0 ± 7.1" and table.loc[0, "our AC AUROC"] == "50.0 ± 0.0"
     assert table.loc[0, "thesis HC TPR"] == 99.46 and table.loc[1, "thesis AC TPR"] == 36.55
     assert "ASR %" not in thesis_comparison(pd.DataFrame(rows).drop(columns="attack_success")).columns
+
+
+def nuisance_activations(n_clean=300, n_poison=30, d=40, seed=0):
+    """Clean activations with one direction of large variance (a nuisance of the class) and poisons
+    shifted along a quiet direction: the setting where the top singular vector misses the poison."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_clean + n_poison, d))
+    x[:, 0] *= 12.0  # nuisance: the largest variance, clean and poisoned alike
+    x[n_clean:, 5] += 4.0  # the poisons stick out in a direction of unit variance
+    truth = np.r_[np.zeros(n_clean, bool), np.ones(n_poison, bool)]
+    return x, truth
+
+
+def test_spectre_whitens_away_a_nuisance_direction_that_fools_spectral_signatures():
+    from poisondetect.detection import spectre
+
+    x, truth = nuisance_activations()
+    share = truth.mean()
+    plain = detection_metrics(truth, spectral_signatures(x, share))
+    robust = detection_metrics(truth, spectre(x, share, n_components=16))
+    assert plain["auroc"] < 0.7  # the top singular direction is the nuisance
+    assert robust["auroc"] > 0.97 and robust["tpr"] > 0.9
+    with pytest.raises(ValueError, match="poison_share"):
+        spectre(x, 0.0)
+
+
+def test_probe_auroc_is_the_ceiling_of_a_representation():
+    from poisondetect.detection import probe_auroc
+
+    x, truth = nuisance_activations()
+    assert probe_auroc(x, truth) > 0.97
+    noise = np.random.default_rng(1).normal(size=x.shape)
+    assert 0.3 < probe_auroc(noise, truth) < 0.7  # nothing to find
+    assert np.isnan(probe_auroc(x, np.zeros(len(x), bool)))  # no poisons: undefined

@@ -176,3 +176,25 @@ def test_evaluate_caches_results_with_their_diagnostics(monkeypatch):
 def test_bad_experiments_raise_clear_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.slow
+def test_detectors_inspect_the_training_split_and_the_gate_reads_the_models_own_poisons():
+    from poisondetect.experiments import ClassSelection, backdoor_gate, thesis_experiment, training_split
+
+    _, poisoned, _ = poisoned_model(SMOKE, progress=False)
+    trained = set(training_split(SMOKE, poisoned).tolist())
+    parts = {split: class_data(SMOKE, ClassSelection(split=split), progress=False) for split in ("train", "validation", "all")}
+    assert set(parts["train"].indices.tolist()) <= trained
+    assert not set(parts["validation"].indices.tolist()) & trained
+    assert sorted(np.r_[parts["train"].indices, parts["validation"].indices].tolist()) == parts["all"].indices.tolist()
+    assert parts["train"].is_poison.any()
+    with pytest.raises(ValueError, match="split"):
+        ClassSelection(split="test")
+    gate = backdoor_gate(SMOKE, progress=False)
+    assert set(gate) == {"attack_success", "poisons_learned", "passed"}
+    assert 0 <= gate["poisons_learned"] <= 1 and gate["passed"] == (min(gate["attack_success"], gate["poisons_learned"]) >= 0.98)
+    with pytest.raises(ValueError, match="clean"):
+        backdoor_gate(SMOKE.replace(attack=None))
+    thesis = thesis_experiment("synth", "quick", 0.1)
+    assert thesis.attack.trigger.n_positions == 4 and thesis.train.keep == "last" and thesis.train.epochs == 30

@@ -11,6 +11,7 @@ detector                       input                                           r
 :func:`gw_kmeans`              n heatmap metric-measure spaces                 thesis (HC)
 :func:`activation_clustering`  (n, d) penultimate activations                  :cite:`chen2019ac`
 :func:`spectral_signatures`    (n, d) penultimate activations, poison share    :cite:`tran2018`
+:func:`spectre`                (n, d) penultimate activations, poison share    :cite:`hayase2021spectre`
 :func:`relevance_concentration` (n, H, W) raw heatmaps                         this project
 =============================  ==============================================  ==========================
 
@@ -26,22 +27,24 @@ from .class_ranking import anomaly_index, rank_classes, scan_classes
 from .concentration import concentration_scores, relevance_concentration, two_group_threshold
 from .detectors import (
     ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
-    SpraySettings, TopkShareSettings,
+    SpectreSettings, SpraySettings, TopkShareSettings,
 )
 from .gw_kmeans import gw_kmeans
-from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, roc_curve
+from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, probe_auroc, roc_curve
 from .registry import DETECTORS, Detector, detector, labels, register
 from .representations import SpaceSettings
 from .result import DetectionResult
 from .spectral import affinity_graph, eigengap_clusters, laplacian_spectrum, normalized_laplacian, spectral_embedding, spray
 from .spectral_signatures import spectral_signatures
+from .spectre import que_scores, spectre
 
 __all__ = [
     "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
-    "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpraySettings",
+    "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpectreSettings",
+    "SpraySettings", "que_scores", "spectre",
     "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "concentration_scores",
     "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
-    "laplacian_spectrum", "normalized_laplacian", "rank_classes", "reduce_dimensions", "register",
+    "laplacian_spectrum", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
     "relevance_concentration", "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
     "two_group_threshold",
 ]

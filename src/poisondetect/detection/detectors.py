@@ -8,6 +8,7 @@ name                     looks at                                      settings
 ``spray_gw``             heatmap spaces, SpRAy on GW distances         :class:`GWSpraySettings`
 ``ac_pca`` / ``ac_ica``  penultimate activations, 2-means              :class:`ClusteringSettings`
 ``spectral_signatures``  penultimate activations, top singular vector  :class:`SpectralSignaturesSettings`
+``spectre``              activations, robust whitening + QUE scores    :class:`SpectreSettings`
 ``concentration_max``    raw heatmaps, largest relevance               :class:`MaxRelevanceSettings`
 ``concentration_topk``   raw heatmaps, share in the top-k pixels       :class:`TopkShareSettings`
 ``raw_pca`` / ``raw_ica``  raw pixels, 2-means (baseline)              :class:`ClusteringSettings`
@@ -31,6 +32,7 @@ from .representations import SpaceSettings, euclidean_distances, heatmap_feature
 from .result import DetectionResult, stopwatch
 from .spectral import spray
 from .spectral_signatures import spectral_signatures
+from .spectre import spectre
 
 #: The code the GW detectors run on besides their own: spaces from maps, and the transport package
 #: (a different GW solver changes their results).
@@ -143,6 +145,25 @@ def _spectral_signatures(settings: SpectralSignaturesSettings, activations: np.n
     if settings.poison_share is None:
         raise ValueError("Spectral Signatures needs SpectralSignaturesSettings.poison_share (the assumed share of poisons)")
     return spectral_signatures(activations, settings.poison_share, settings.removal_factor)
+
+
+@dataclass(frozen=True)
+class SpectreSettings:
+    """SPECTRE: dimensions before the robust estimate, QUE's alpha, the removal factor and the assumed share."""
+
+    poison_share: float | None = None
+    n_components: int = 16
+    alpha: float = 4.0
+    removal_factor: float = 1.5
+    seed: int = 0
+
+
+@register("spectre", label="SPECTRE", short="SPECTRE", settings=SpectreSettings, inputs=("activations",),
+          description="SPECTRE, robustly whitened penultimate layer, QUE scores")
+def _spectre(settings: SpectreSettings, activations: np.ndarray) -> DetectionResult:
+    if settings.poison_share is None:
+        raise ValueError("SPECTRE needs SpectreSettings.poison_share (the assumed share of poisons)")
+    return spectre(activations, settings.poison_share, settings.n_components, settings.alpha, settings.removal_factor, settings.seed)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from .result import DetectionResult, check_truth
 
@@ -129,3 +133,23 @@ def detection_metrics(is_poison: Any, result: DetectionResult | Any, scores: Any
         "auroc": auroc(is_poison, scores) if scores is not None else float("nan"),
         "runtime_s": float(runtime),
     }
+
+
+def probe_auroc(features: Any, is_poison: Any, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated AUROC of a logistic-regression probe that *knows* the truth: the ceiling of a representation.
+
+    A detector never sees ``is_poison``; the probe is trained on it (standardised
+    features, L2-regularised logistic regression, ``folds``-fold stratified cross
+    validation) and scores held-out samples. An AUROC near 1 says the poisons are
+    linearly separable in ``features``, so a detector that fails there fails by its
+    own assumptions, not for lack of information. NaN for a class without poisons
+    or with fewer poisons than folds.
+    """
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    truth = check_truth(is_poison, len(x))
+    if truth.sum() < folds or (~truth).sum() < folds:
+        return float("nan")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    scores = cross_val_predict(probe, x, truth, cv=split, method="decision_function")
+    return auroc(truth, scores)

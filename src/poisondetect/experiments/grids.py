@@ -4,7 +4,7 @@ A *setting* is one row of a results table (an attack with its parameters) and
 is run once per seed; :func:`run_grid` evaluates every detector on every
 (setting, seed) and returns one long table, :func:`summarize` aggregates it
 over seeds, and :func:`wide_table` lays it out like the thesis's Tables
-3.2-3.7 (one row per setting, ACC / TPR / TNR per method as "mean ± std").
+3.2-3.7 (one row per setting, ACC / TPR / TNR / AUROC per method as "mean ± std").
 :func:`method_table` is the one-row-per-detector form.
 """
 
@@ -21,8 +21,8 @@ from ..detection import DetectionResult, detection_metrics, labels
 from .detections import evaluate
 from .representations import ClassSelection
 
-#: Metrics shown in the thesis tables, as percentages.
-RATE_COLUMNS = {"accuracy": "ACC", "tpr": "TPR", "tnr": "TNR"}
+#: Metrics shown in the thesis tables, as percentages: the thesis's ACC / TPR / TNR, and the AUROC of the scores.
+RATE_COLUMNS = {"accuracy": "ACC", "tpr": "TPR", "tnr": "TNR", "auroc": "AUROC"}
 
 def run_grid(settings: Sequence[Mapping[str, Any]], methods: Sequence[str], selection: ClassSelection = ClassSelection(),
              detector_settings: Mapping[str, Any] | None = None, progress: bool = True) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def mean_std(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> 
 
 def wide_table(frame: pd.DataFrame, row: str, methods: Sequence[str], rates: Mapping[str, str] = RATE_COLUMNS, row_label: str | None = None,
                short: bool = True) -> pd.DataFrame:
-    """Thesis-style table: one row per value of ``row``, columns "<label> ACC/TPR/TNR" as "mean ± std" in percent.
+    """Thesis-style table: one row per value of ``row``, columns "<label> ACC/TPR/TNR/AUROC" as "mean ± std" in percent.
 
     ``short`` names the detectors by their short labels, which keep a table of many columns narrow.
     """

@@ -31,12 +31,12 @@ def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     """Our HC and AC beside the thesis's reported TPR, one row per poison share the thesis reports.
 
     ``frame`` is a :func:`run_grid` table with columns ``share``, ``method``
-    (``gw_kmeans`` and ``ac_pca`` among them), ``tpr`` and ``tnr``, one row per
+    (``gw_kmeans`` and ``ac_pca`` among them), ``tpr``, ``tnr`` and ``auroc``, one row per
     seed; an ``attack_success`` column adds the mean attack success. Our rates
     are "mean ± std" in percent; ``HC beats thesis`` applies :func:`beats_thesis`
     to the means.
     """
-    ours = summarize(frame[frame["method"].isin(["gw_kmeans", "ac_pca"])], ["method", "share"], ("tpr", "tnr"))
+    ours = summarize(frame[frame["method"].isin(["gw_kmeans", "ac_pca"])], ["method", "share"], ("tpr", "tnr", "auroc"))
     rows = []
     for share in [s for s in dict.fromkeys(frame["share"]) if s in THESIS_HC_TPR]:
         hc = ours[(ours["method"] == "gw_kmeans") & (ours["share"] == share)].iloc[0]
@@ -47,8 +47,10 @@ def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             **row,
             "thesis HC TPR": THESIS_HC_TPR[share], "our HC TPR": mean_std(hc["tpr_mean"], hc["tpr_std"]),
-            "our HC TNR": mean_std(hc["tnr_mean"], hc["tnr_std"]), "thesis AC TPR": THESIS_AC_TPR[share],
+            "our HC TNR": mean_std(hc["tnr_mean"], hc["tnr_std"]), "our HC AUROC": mean_std(hc["auroc_mean"], hc["auroc_std"]),
+            "thesis AC TPR": THESIS_AC_TPR[share],
             "our AC TPR": mean_std(ac["tpr_mean"], ac["tpr_std"]), "our AC TNR": mean_std(ac["tnr_mean"], ac["tnr_std"]),
+            "our AC AUROC": mean_std(ac["auroc_mean"], ac["auroc_std"]),
             "HC beats thesis": "yes" if beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]) else "no",
         })
     return pd.DataFrame(rows)
