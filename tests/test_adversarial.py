@@ -13,6 +13,7 @@ from poisondetect.adversarial import (
     fgsm_closed_form, median_smooth, minimal_perturbation_curve, pgd, random_direction_gradient, resize_and_pad,
     robust_accuracy, square_mask, success_within_queries, universal_perturbation, weight_layers, zoo,
 )
+from poisondetect.adversarial.base import logits_of, pixels
 from poisondetect.attacks import pgd_linf
 from poisondetect.models import build_model
 
@@ -110,7 +111,8 @@ def test_finite_differences_match_autograd_on_a_smooth_model():
 
 
 def test_black_box_attacks_count_queries_and_stop_at_success_or_budget(net):
-    images, labels = random_images(6, side=32), np.zeros(6, dtype=int)
+    images = random_images(6, side=32)
+    labels = logits_of(net, pixels(images)).argmax(1).numpy()  # every image starts correctly classified
     for attack, cost in ((lambda b: zoo(net, images, labels, 8 / 255, budget=b, coordinates=16), 33),
                          (lambda b: autozoom(net, images, labels, 8 / 255, budget=b, directions=9), 10)):
         r = attack(200)
@@ -136,7 +138,8 @@ def test_black_box_attack_succeeds_on_a_model_whose_label_is_easy_to_flip():
     r = zoo(model, x, y, eps=0.2, budget=500, coordinates=16, preprocess=IDENTITY)
     clean = zoo(model, x, y, eps=0.0, budget=500, coordinates=16, preprocess=IDENTITY)
     assert r.success_rate > 0.5 and clean.success_rate == 0.0
-    assert (r.queries[r.success] < 500).all()
+    assert np.median(r.queries[r.success]) <= 1 + 2 * 33  # it stops at success, within a step or two
+    assert (r.queries[~r.success] > 500 - 33).all()
 
 
 def test_carlini_wagner_finds_small_successful_perturbations(net):

@@ -3,10 +3,11 @@
 The attacker sees only the class probabilities :math:`p(x)` of its queries and
 minimises the margin on log-probabilities of ZOO :cite:`chen2017zoo`,
 
-.. math::  \\ell(x) = \\max\\bigl(\\log p_y(x) - \\max_{i \\ne y} \\log p_i(x),\\, -\\kappa\\bigr)
+.. math::  \\ell(x) = \\log p_y(x) - \\max_{i \\ne y} \\log p_i(x)
 
-(targeted at :math:`t`: :math:`\\max(\\max_{i \\ne t} \\log p_i - \\log p_t, -\\kappa)`), which is
-negative exactly when the attack succeeds. Three estimates of :math:`\\nabla \\ell`:
+(targeted at :math:`t`: :math:`\\max_{i \\ne t} \\log p_i - \\log p_t`), which is
+negative exactly when the attack succeeds (ZOO's confidence floor :math:`-\\kappa` only
+matters after success, where these attacks stop). Three estimates of :math:`\\nabla \\ell`:
 
 - coordinate-wise symmetric differences (ZOO): :math:`\\hat g_i = \\frac{\\ell(x + h e_i) - \\ell(x - h e_i)}{2h}`
   on a random batch of coordinates per step, 2 queries per coordinate;
@@ -83,9 +84,8 @@ def random_direction_gradient(loss: Loss, x: torch.Tensor, base: torch.Tensor, q
 class _Oracle:
     """Black-box access to the model: the margin of each queried image, counting queries per attacked image."""
 
-    def __init__(self, model: nn.Module, preprocess: Preprocess, goal: torch.Tensor, targeted: bool,
-                 kappa: float, chunk: int = 4096) -> None:
-        self.model, self.preprocess, self.goal, self.targeted, self.kappa, self.chunk = model, preprocess, goal, targeted, kappa, chunk
+    def __init__(self, model: nn.Module, preprocess: Preprocess, goal: torch.Tensor, targeted: bool, chunk: int = 4096) -> None:
+        self.model, self.preprocess, self.goal, self.targeted, self.chunk = model, preprocess, goal, targeted, chunk
         self.queries = np.zeros(len(goal), dtype=np.int64)
 
     @torch.no_grad()
@@ -96,27 +96,26 @@ class _Oracle:
             goal = self.goal[owners].repeat_interleave(per_owner)
             np.add.at(self.queries, owners.numpy(), per_owner)
             parts = [self.model(self.preprocess(batch[s:s + self.chunk].float())).log_softmax(1) for s in range(0, len(batch), self.chunk)]
-            return margin(torch.cat(parts), goal, self.targeted, self.kappa).to(batch.dtype)
+            return margin(torch.cat(parts), goal, self.targeted, float("inf")).to(batch.dtype)  # unclamped
         return loss
 
 
-def _attack(model, images, labels, target, eps, budget, step_size, kappa, preprocess, cost, estimate, desc, progress):
+def _attack(model, images, labels, target, eps, budget, step_size, preprocess, cost, estimate, desc, progress):
     """Shared loop: estimate, sign step in the ball, re-query; per image until success or budget."""
     eps = check_eps(eps)
     budget = check_positive_int(budget, "budget")
     step_size = eps if step_size is None else check_eps(step_size, "step_size")
-    kappa = check_eps(kappa, "kappa", "2")
     x = pixels(images)
     y = class_labels(labels, len(x))
     t = None if target is None else class_labels(target, len(x), "target")
-    oracle = _Oracle(model, preprocess, y if t is None else t, t is not None, kappa)
+    oracle = _Oracle(model, preprocess, y if t is None else t, t is not None)
     adv = x.clone()
     with frozen(model):
         everyone = torch.arange(len(x))
         loss = oracle.loss_for(everyone)(adv) if len(x) else torch.zeros(0)
         bar = tqdm(total=budget, desc=desc, disable=not progress, leave=False)
         while True:
-            idx = torch.from_numpy(np.flatnonzero((loss.numpy() >= 0) & (oracle.queries + cost <= budget)))
+            idx = torch.from_numpy(np.flatnonzero((loss.numpy() >= 0) & (oracle.queries + cost <= budget)))  # not yet fooled
             if len(idx) == 0:
                 break
             g = estimate(oracle.loss_for(idx), adv[idx], loss[idx])
@@ -130,7 +129,7 @@ def _attack(model, images, labels, target, eps, budget, step_size, kappa, prepro
 
 
 def zoo(model: nn.Module, images, labels, eps: float, budget: int = 2000, coordinates: int = 128,
-        h: float = 1e-3, step_size: float | None = None, target=None, kappa: float = 0.0,
+        h: float = 1e-3, step_size: float | None = None, target=None,
         preprocess: Preprocess = transforms.normalize, seed: int = 0, progress: bool = False) -> AttackResult:
     """ZOO-style attack: symmetric differences on ``coordinates`` random pixels per step, sign step on those.
 
@@ -151,8 +150,6 @@ def zoo(model: nn.Module, images, labels, eps: float, budget: int = 2000, coordi
     step_size : float, optional
         Sign step per coordinate (default ``eps``: the estimated coordinates jump to the ball's face).
     target : int or int array (N,), optional
-    kappa : float
-        Margin of the loss.
 
     Returns
     -------
@@ -171,12 +168,12 @@ def zoo(model: nn.Module, images, labels, eps: float, budget: int = 2000, coordi
         g.scatter_(1, chosen, coordinate_gradient(loss, x, chosen, h))
         return g.view_as(x)
 
-    return _attack(model, images, labels, target, eps, budget, step_size, kappa, preprocess,
+    return _attack(model, images, labels, target, eps, budget, step_size, preprocess,
                    2 * coordinates + 1, estimate, "ZOO", progress)
 
 
 def fd_fgsm(model: nn.Module, images, labels, eps: float, budget: int | None = None, h: float = 1e-3,
-            target=None, kappa: float = 0.0, preprocess: Preprocess = transforms.normalize,
+            target=None, preprocess: Preprocess = transforms.normalize,
             progress: bool = False) -> AttackResult:
     """FGSM with the gradient of every pixel from symmetric finite differences: one step, :math:`2d + 2` queries.
 
@@ -195,11 +192,11 @@ def fd_fgsm(model: nn.Module, images, labels, eps: float, budget: int | None = N
                        for s in range(0, d, 128)], 1)
         return g.view_as(xb)
 
-    return _attack(model, x, labels, target, eps, budget, eps, kappa, preprocess, needed - 1, estimate, "FD-FGSM", progress)
+    return _attack(model, x, labels, target, eps, budget, eps, preprocess, needed - 1, estimate, "FD-FGSM", progress)
 
 
 def autozoom(model: nn.Module, images, labels, eps: float, budget: int = 2000, directions: int = 20,
-             beta: float = 1e-3, step_size: float | None = None, target=None, kappa: float = 0.0,
+             beta: float = 1e-3, step_size: float | None = None, target=None,
              preprocess: Preprocess = transforms.normalize, seed: int = 0, progress: bool = False) -> AttackResult:
     """AutoZOOM-style attack: gradient from ``directions`` random unit directions, L-infinity sign steps.
 
@@ -212,5 +209,5 @@ def autozoom(model: nn.Module, images, labels, eps: float, budget: int = 2000, d
     def estimate(loss, x, base):
         return random_direction_gradient(loss, x, base, directions, beta, generator)
 
-    return _attack(model, images, labels, target, eps, budget, step_size, kappa, preprocess,
+    return _attack(model, images, labels, target, eps, budget, step_size, preprocess,
                    directions + 1, estimate, "AutoZOOM", progress)
