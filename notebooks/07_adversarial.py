@@ -310,7 +310,8 @@ black_table
 # ## 4. A universal patch
 #
 # One perturbation for *all* images of a class \citep{moosavi2017universal}: a
-# $\delta$, here restricted to a mask $m$ of $5 \times 5$ pixels and unconstrained in
+# $\delta$, here restricted to a mask $m$ of $5 \times 5$ pixels (over the digits, inside
+# the central window where the backdoor sticker sits, or in the bottom-right corner) and unconstrained in
 # value ($\varepsilon = 1$), applied as $x' = \operatorname{clip}(x + m \odot \delta)$ and
 # found by sign-gradient steps on the mean loss of the target class over the
 # training images of the source class. It is a *test-time trigger*: like the
@@ -322,32 +323,38 @@ black_table
 n_universal = by_profile(profile, smoke=32, quick=500, full=2000)
 source_train = np.flatnonzero(signs.train_labels == SOURCE)[:n_universal]
 source_test = np.flatnonzero(signs.test_labels == SOURCE)
-mask = square_mask(5, (22, 22))
-patch = universal_perturbation(model, signs.train_images[source_train], signs.train_labels[source_train], eps=1.0,
-                               mask=mask, target=TARGET, epochs=by_profile(profile, smoke=1, quick=5, full=10),
-                               step_size=0.05, progress=True)
-patched_test = patch.apply(signs.test_images[source_test])
-patch_success = float((logits_of(model, patched_test).argmax(1).numpy() == TARGET).mean())
+patch_positions = {"over the digits": (13, 16), "corner": (22, 22)}   # top-left pixel (row, column) of the 5x5 mask
+patches, patch_success = {}, {}
+for where, position in patch_positions.items():
+    patches[where] = universal_perturbation(model, signs.train_images[source_train], signs.train_labels[source_train],
+                                            eps=1.0, mask=square_mask(5, position), target=TARGET,
+                                            epochs=by_profile(profile, smoke=1, quick=5, full=10), step_size=0.05, progress=True)
+    patched = logits_of(model, patches[where].apply(signs.test_images[source_test])).argmax(1).numpy()
+    patch_success[where] = float((patched == TARGET).mean())
 all_train = rng.choice(len(signs.train_labels), size=min(n_universal, len(signs.train_labels)), replace=False)
 universal = universal_perturbation(model, signs.train_images[all_train], signs.train_labels[all_train], eps=EPS,
                                    epochs=by_profile(profile, smoke=1, quick=5, full=10), step_size=EPS / 5, progress=True)
 universal_fooling = float((logits_of(model, universal.apply(x_test)).argmax(1).numpy() != y_test).mean())
-print(f"patch: {100 * patch.fooling_rate:.1f} % of the fitted 50 km/h images and {100 * patch_success:.1f} % of the "
-      f"{len(source_test)} test ones become 80 km/h; universal 8/255 perturbation fools {100 * universal_fooling:.1f} % of the test images")
+for where in patches:
+    print(f"5x5 patch {where}: {100 * patches[where].fooling_rate:.1f} % of the fitted 50 km/h images and "
+          f"{100 * patch_success[where]:.1f} % of the {len(source_test)} test ones become 80 km/h")
+print(f"universal 8/255 perturbation fools {100 * universal_fooling:.1f} % of the test images")
 
-fig, axes = plt.subplots(1, 5, figsize=(7.0, 1.8))
-report.show_heatmap(axes[0], (mask * patch.delta).sum(0).numpy())
-axes[0].set_title("patch $m \\odot \\delta$ (sum)", fontsize=7)
-for ax, i in zip(axes[1:3], source_test[:2]):
-    img = patch.apply(signs.test_images[i:i + 1])
-    p = logits_of(model, img).softmax(1)[0]
+fig, axes = plt.subplots(1, 6, figsize=(7.2, 1.8))
+shown_patches = [(patches[where], where, i) for where in patches for i in source_test[:1]]
+for ax, (p, where, i) in zip(axes[0:4:2], shown_patches):
+    report.show_heatmap(ax, (p.mask * p.delta).sum(0).numpy())
+    ax.set_title(f"patch {where}\n(channel sum)", fontsize=6)
+for ax, (p, where, i) in zip(axes[1:4:2], shown_patches):
+    img = p.apply(signs.test_images[i:i + 1])
+    prob = logits_of(model, img).softmax(1)[0]
     ax.imshow(img[0].permute(1, 2, 0).numpy())
-    ax.set_title(f"{data.class_name(int(p.argmax()))} ({p.max():.2f})", fontsize=7)
-report.show_heatmap(axes[3], universal.delta.sum(0).numpy())
-axes[3].set_title("universal $\\delta$, 8/255 (sum)", fontsize=7)
+    ax.set_title(f"{data.class_name(int(prob.argmax()))} ({prob.max():.2f})\n{100 * patch_success[where]:.0f} % of test", fontsize=6)
+report.show_heatmap(axes[4], universal.delta.sum(0).numpy())
+axes[4].set_title("universal $\\delta$, 8/255\n(channel sum)", fontsize=6)
 img = universal.apply(x_test[:1])
-axes[4].imshow(img[0].permute(1, 2, 0).numpy())
-axes[4].set_title(f"{data.class_name(int(logits_of(model, img).argmax()))}", fontsize=7)
+axes[5].imshow(img[0].permute(1, 2, 0).numpy())
+axes[5].set_title(f"{data.class_name(int(logits_of(model, img).argmax()))}\n{100 * universal_fooling:.0f} % of test fooled", fontsize=6)
 for ax in axes:
     ax.axis("off")
 fig.tight_layout()
@@ -522,7 +529,8 @@ ch.write_numbers({
     "AdvFdFgsmSuccess": pct(fd.success_rate),
     "AdvFdImages": n_fd,
     "AdvWhiteSuccess": pct(white_success),
-    "AdvPatchSuccess": pct(patch_success),
+    "AdvPatchSuccess": pct(patch_success["over the digits"]),
+    "AdvPatchCornerSuccess": pct(patch_success["corner"]),
     "AdvPatchTestImages": len(source_test),
     "AdvUniversalFooling": pct(universal_fooling),
     "AdvAtEpochs": at_epochs,
