@@ -63,8 +63,7 @@ def main() -> None:
     attack = ProjectedGradientDescent(art, norm=np.inf, eps=EPS, eps_step=STEP, max_iter=STEPS, num_random_init=1,
                                       batch_size=250, verbose=False)
     theirs, art_s = timed(lambda: attack.generate(x.numpy(), y=y))
-    with torch.no_grad():
-        art_acc = float((art.predict(theirs).argmax(1) == y).mean())
+    art_acc = float((art.predict(theirs).argmax(1) == y).mean())
 
     df, df_s = timed(lambda: deepfool(model, x[:n_minimal], y[:n_minimal]))
     cw, cw_s = timed(lambda: carlini_wagner_l2(model, x[:n_minimal], y[:n_minimal], search_steps=5, steps=50))

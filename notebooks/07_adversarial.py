@@ -275,18 +275,21 @@ ch.save_figure(fig, "example_grid")
 #   $\hat g = \frac{d}{q}\sum_j \frac{\ell(x + \beta u_j) - \ell(x)}{\beta} u_j$ ($q + 1$ queries per step).
 #
 # ZOO and AutoZOOM take sign steps in the same $L_\infty$ ball as PGD and stop
-# for each image at success or when the budget is spent. The white-box PGD
+# for each image at success or when the budget is spent. Only test images that the
+# model classifies correctly are attacked. The white-box PGD
 # success at the same $\varepsilon$ is the ceiling.
 
 # %%
-xb, yb = x_test[:n_black], y_test[:n_black]
+correct_idx = np.flatnonzero(clean_correct)  # attack only correctly classified images (else 1 query "succeeds")
+xb, yb = x_test[correct_idx[:n_black]], y_test[correct_idx[:n_black]]
+x_fd, y_fd = x_test[correct_idx[:n_fd]], y_test[correct_idx[:n_fd]]
 black = {
     "ZOO (64 coord./step)": zoo(model, xb, yb, EPS, budget=budget, coordinates=64, progress=True),
     "AutoZOOM (q = 20)": autozoom(model, xb, yb, EPS, budget=budget, directions=20, progress=True),
 }
-fd = fd_fgsm(model, x_test[:n_fd], y_test[:n_fd], EPS, progress=True)
+fd = fd_fgsm(model, x_fd, y_fd, EPS, progress=True)
 white_success = pgd(model, xb, yb, EPS, steps=pgd_steps).success_rate
-fgsm_success = fgsm(model, x_test[:n_fd], y_test[:n_fd], EPS).success_rate
+fgsm_success = fgsm(model, xb, yb, EPS).success_rate
 query_axis = np.unique(np.linspace(1, budget, 60).astype(int))
 fig, ax = plt.subplots(figsize=(5.0, 3.0))
 for name, r in black.items():

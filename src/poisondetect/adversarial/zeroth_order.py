@@ -88,9 +88,9 @@ class _Oracle:
         self.model, self.preprocess, self.goal, self.targeted, self.chunk = model, preprocess, goal, targeted, chunk
         self.queries = np.zeros(len(goal), dtype=np.int64)
 
-    @torch.no_grad()
     def loss_for(self, owners: torch.Tensor) -> Loss:
         """The loss of the images of ``owners`` (n,), for batches of ``n * m`` images grouped by owner."""
+        @torch.no_grad()
         def loss(batch: torch.Tensor) -> torch.Tensor:
             per_owner = len(batch) // len(owners)
             goal = self.goal[owners].repeat_interleave(per_owner)
