@@ -566,9 +566,12 @@ print(f"chapter 07 ({profile}, {dataset}) took {time.perf_counter() - started:.0
 # changes add up, and FGSM on logistic regression is exact. On the traffic-sign
 # network, iterative attacks (BIM, PGD) break the model at budgets where a single
 # FGSM step does not, and the minimal-perturbation attacks (DeepFool, C&W) show how
-# close the images lie to a decision boundary. Black-box attacks reach white-box
-# success with a few hundred to a few thousand queries; a universal patch is a
-# test-time trigger found without poisoning. Adversarial training trades clean
-# accuracy for robust accuracy; feature squeezing restores part of the accuracy and
-# detects many adversarial inputs at a 5 % false-positive rate. The thesis chapter
-# discusses the numbers.
+# close the images lie to a decision boundary. Black-box attacks, which see only
+# output scores, fool part of the images within hundreds of queries (AutoZOOM's random
+# directions need fewer than ZOO's coordinates) but stay below white-box PGD at the
+# same budget; a universal patch over the digits is a test-time trigger found without
+# poisoning, the same patch in the corner is not. Short adversarial fine-tuning raises
+# robust accuracy a little and, for PGD training, costs clean accuracy; feature
+# squeezing restores part of the accuracy and detects many adversarial inputs at a
+# 5 % false-positive rate (none of this against an attacker who knows the defence).
+# The thesis chapter discusses the numbers.
