@@ -90,6 +90,6 @@ def test_only_the_experiment_layer_joins_attacks_and_detection():
     assert "detection" not in uses["attacks"] and "attacks" not in uses["detection"]
     joining = {package for package, used in uses.items() if {"attacks", "detection"} <= used}
     assert joining <= {"experiments", "cli"}, joining
-    domain = ("data", "models", "training", "explain", "transport", "attacks", "detection")
+    domain = ("data", "models", "training", "explain", "transport", "attacks", "detection", "adversarial", "theory")
     assert not [p for p in domain if "experiments" in uses[p]], "a domain package imports the experiment layer"
     assert not [p for p in domain if "artifacts" in uses[p] and p not in ("data",)], "only the experiment layer (and the data loaders) cache"

@@ -19,6 +19,7 @@ Modules: :mod:`.experiment` (the experiment, poisoned set, model),
 :mod:`.steps` (code and keys of the steps).
 """
 
+from .adversarial import adversarially_trained
 from .detections import detect, detection_key, detector_settings, evaluate, inspected, rank_experiment_classes, resolved_settings
 from .experiment import (
     GATE_MIN_RATE, THESIS_TRAINING, AttackExperiment, attack_report, backdoor_gate, clean_experiment, data_key,
@@ -33,7 +34,7 @@ from .thesis import MIN_TNR_TO_BEAT_THESIS, THESIS_AC_TPR, THESIS_HC_TPR, beats_
 __all__ = [
     "GATE_MIN_RATE", "MIN_TNR_TO_BEAT_THESIS", "RATE_COLUMNS", "THESIS_TRAINING", "backdoor_gate", "thesis_experiment",
     "training_split", "STEPS", "THESIS_AC_TPR", "THESIS_HC_TPR", "AttackExperiment",
-    "ClassData", "ClassSelection", "attack_report", "beats_thesis", "class_data", "clean_experiment", "data_key",
+    "ClassData", "ClassSelection", "adversarially_trained", "attack_report", "beats_thesis", "class_data", "clean_experiment", "data_key",
     "default_train_config", "detect", "detection_key", "detector_settings", "evaluate", "explanation_key",
     "explanations", "inspected", "load_data", "mean_std", "method_table", "model_key", "pct", "poisoned_data",
     "poisoned_key", "poisoned_model", "profile_model", "rank_experiment_classes", "rates_table", "resolved_settings", "run_grid",
