@@ -118,3 +118,18 @@ def test_restarts_keep_the_run_with_the_lowest_inertia():
     np.testing.assert_allclose(best.extra["inertia"], d[np.arange(len(spaces)), best.labels].sum())
     # and is never worse than any single restart
     assert best.extra["inertia"] <= single[0].extra["inertia"] + 1e-12
+
+
+def test_the_tightest_rule_flags_a_compact_majority_that_the_smallest_rule_misses():
+    rng = np.random.default_rng(0)
+    blob = lambda: MetricMeasureSpace.from_points(0.02 * rng.normal(size=(5, 2)))  # noqa: E731 - one trigger: alike
+    spread = lambda: MetricMeasureSpace.from_points(rng.uniform(0, 1 + rng.uniform(0, 2), size=(8, 2)))  # noqa: E731
+    spaces = [blob() for _ in range(14)] + [spread() for _ in range(10)]
+    truth = np.r_[np.ones(14, bool), np.zeros(10, bool)]
+    smallest = detection_metrics(truth, run(spaces))
+    tightest = run(spaces, flag="tightest")
+    assert smallest["tpr"] < 0.5  # the poisons are the larger group
+    assert detection_metrics(truth, tightest)["tpr"] == 1.0
+    assert tightest.extra["spread"].shape == (2,)
+    with pytest.raises(ValueError, match="flag"):
+        run(spaces, flag="largest")

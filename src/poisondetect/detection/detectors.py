@@ -45,12 +45,16 @@ class GWKMeansSettings:
 
     ``explanation`` makes the maps; the default LRP-gamma keeps a small trigger
     sharp, where EpsilonPlusFlat spreads it over the first layer's 5x5 kernel
-    (chapter 05). ``space`` turns maps into spaces; the rest are the rounds,
-    restarts, barycenter points, members and steps, and the seed.
+    (chapter 05). ``space`` turns maps into spaces; ``n_clusters`` and ``flag``
+    (``"smallest"``, the thesis's rule, or ``"tightest"``) choose the clusters and
+    the one called poisoned; the rest are the rounds, restarts, barycenter
+    points, members and steps, and the seed.
     """
 
     explanation: str = "gamma"
     space: SpaceSettings = SpaceSettings()
+    n_clusters: int = 2
+    flag: str = "smallest"
     max_iter: int = 20
     n_init: int = 1
     barycenter_size: int = 32
@@ -62,7 +66,7 @@ class GWKMeansSettings:
 @register("gw_kmeans", label="HC (GW k-means)", short="HC", settings=GWKMeansSettings, inputs=("maps",),
           description="GW k-means on heatmap spaces (HC, the thesis's method)", modules=GW_CODE)
 def _gw_kmeans(settings: GWKMeansSettings, maps: np.ndarray, progress: bool = False) -> DetectionResult:
-    return gw_kmeans(settings.space.spaces(maps), max_iter=settings.max_iter, barycenter_size=settings.barycenter_size,
+    return gw_kmeans(settings.space.spaces(maps), settings.n_clusters, flag=settings.flag, max_iter=settings.max_iter, barycenter_size=settings.barycenter_size,
                      barycenter_samples=settings.barycenter_samples, barycenter_steps=settings.barycenter_steps,
                      seed=settings.seed, n_init=settings.n_init, progress=progress)
 

@@ -143,11 +143,12 @@ def gw_kmeans(
     barycenter_steps: int = 5,
     seed: int = 0,
     n_init: int = 1,
+    flag: str = "smallest",
     distance_to_centers: DistanceToCenters | None = None,
     barycenter: Barycenter | None = None,
     progress: bool = True,
 ) -> DetectionResult:
-    """Cluster metric-measure spaces by GW k-means with barycenters; flag the smallest cluster.
+    """Cluster metric-measure spaces by GW k-means with barycenters; flag the smallest (or the tightest) cluster.
 
     Parameters
     ----------
@@ -170,6 +171,11 @@ def gw_kmeans(
         Independent k-means++ starts (restarts); the run with the lowest GW
         inertia :math:`\\sum_i GW(X_i, c_{\\ell_i})` is kept, as in Euclidean
         k-means. Restart 0 is the single run of ``n_init=1``.
+    flag : {"smallest", "tightest"}
+        Which cluster is called poisoned: the one with the fewest members (the
+        thesis's rule), or the one whose members are, on average, closest to
+        its barycenter (poisons that share one trigger may form the most compact
+        group without being the smallest).
     distance_to_centers, barycenter : callable, optional
         The GW solver (defaults: :func:`poisondetect.transport.gw_to_centers` and
         :func:`poisondetect.transport.gw_barycenter`).
@@ -200,6 +206,8 @@ def gw_kmeans(
         raise ValueError(f"n_clusters must be an integer in [2, n-1] = [2, {n - 1}], got {n_clusters!r}")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if flag not in ("smallest", "tightest"):
+        raise ValueError(f"flag must be 'smallest' or 'tightest', got {flag!r}")
     if not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
     if not isinstance(barycenter_size, (int, np.integer)) or barycenter_size < 1:
@@ -221,9 +229,10 @@ def gw_kmeans(
         inertias = [run["inertia"] for run in runs]
         best = runs[int(np.argmin(inertias))]  # ties: the earliest restart
         labels, distances, centers = best["labels"], best["distances"], best["centers"]
-        flagged_cluster = smallest_cluster(labels)
-        scores = margin_scores(distances, flagged_cluster)
         own = distances[np.arange(n), labels]
+        spread = np.array([own[labels == j].mean() if np.any(labels == j) else np.inf for j in range(n_clusters)])
+        flagged_cluster = smallest_cluster(labels) if flag == "smallest" else int(np.argmin(spread))
+        scores = margin_scores(distances, flagged_cluster)
         other = np.where(np.eye(n_clusters, dtype=bool)[labels], np.inf, distances).min(axis=1)
         denominator = np.maximum(own, other)
         silhouette = float(np.mean(np.divide(other - own, denominator, out=np.zeros(n), where=denominator > 0)))
@@ -247,6 +256,7 @@ def gw_kmeans(
             "restart": int(np.argmin(inertias)),
             "silhouette": silhouette,
             "split_score": silhouette,
+            "spread": spread,
         },
         runtime_s=clock["seconds"],
     )
