@@ -40,3 +40,14 @@ __all__ = [
     "resize_and_pad", "robust_accuracy", "robustness_curve", "square_mask", "squeeze_score",
     "success_within_queries", "universal_perturbation", "weight_layers", "zoo",
 ]
+
+# chapter 09: mutual-information neural estimation and the MinMax attack
+from .mine import (  # noqa: E402
+    MineSettings, PerSampleMine, StatisticsNetwork, correlated_gaussians, dv_bound, estimate_mi, first_convolution,
+    fit_statistics, gaussian_mi,
+)
+
+__all__ += [
+    "MineSettings", "PerSampleMine", "StatisticsNetwork", "correlated_gaussians", "dv_bound", "estimate_mi",
+    "first_convolution", "fit_statistics", "gaussian_mi",
+]
