@@ -73,3 +73,17 @@ def test_bad_input_fails_early_naming_the_parameter():
         first_convolution(nn.Linear(3, 2))
     with pytest.raises(ValueError, match="rho"):
         gaussian_mi(1.0, 1)
+
+
+def test_ssim_is_one_for_identical_images_symmetric_and_falls_with_noise():
+    from poisondetect.adversarial.image_quality import ssim
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 3, 16, 16, generator=g)
+    small = (x + 0.02 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    large = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    np.testing.assert_allclose(ssim(x, x), 1.0, atol=1e-5)
+    np.testing.assert_allclose(ssim(x, large), ssim(large, x), atol=1e-6)
+    assert (ssim(x, small) > ssim(x, large)).all()
+    with pytest.raises(ValueError, match="11x11"):
+        ssim(x[..., :8, :8], x[..., :8, :8])

@@ -51,3 +51,12 @@ __all__ += [
     "MineSettings", "PerSampleMine", "StatisticsNetwork", "correlated_gaussians", "dv_bound", "estimate_mi",
     "first_convolution", "fit_statistics", "gaussian_mi",
 ]
+from .cw_classifier import CarliniWagnerNet, ClassifierConfig, accuracy, trained_classifier  # noqa: E402
+from .image_quality import ssim  # noqa: E402
+from .mi_data import PixelSplit, mnist, signs  # noqa: E402
+from .minmax import MinMaxGame, MinMaxSettings, minmax_attack, minmax_game  # noqa: E402
+
+__all__ += [
+    "CarliniWagnerNet", "ClassifierConfig", "MinMaxGame", "MinMaxSettings", "PixelSplit", "accuracy", "minmax_attack",
+    "minmax_game", "mnist", "signs", "ssim", "trained_classifier",
+]
