@@ -86,3 +86,34 @@ def test_bad_input_fails_early_naming_the_parameter():
         minmax_attack(model, x, [0, 1], MinMaxSettings(mine=MineSettings(k=8)), preprocess=lambda v: v)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         minmax_attack(model, x * 3, [0, 1], MinMaxSettings(mine=MINE), preprocess=lambda v: v)
+
+
+def test_unsupervised_attacks_raise_the_reconstruction_error_within_their_budgets():
+    from poisondetect.adversarial.autoencoders import (
+        DenseAutoencoder, fit_autoencoder, gaussian_augmentation, l2_uae, mine_uae, reconstruction_error,
+    )
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(6, 1, 28, 28, generator=g) * 0.5
+    torch.manual_seed(0)
+    autoencoder = fit_autoencoder(DenseAutoencoder(), x, epochs=3)
+    features = nn.Sequential(nn.Conv2d(1, 4, 5))
+    settings = MinMaxSettings(eps=0.1, iterations=15, alpha=0.02, beta=0.5, mine=MineSettings(k=4, steps=5, hidden=8))
+    game = mine_uae(autoencoder, features, x, settings)
+    with torch.no_grad():
+        before, after = reconstruction_error(autoencoder, x), reconstruction_error(autoencoder, game.images)
+    assert game.success.any()
+    assert (after[torch.from_numpy(game.success)] >= 1.1 * before[torch.from_numpy(game.success)]).all()
+    assert (game.images - x).abs().max() <= 0.1 + 1e-6
+    adv = l2_uae(autoencoder, x, radius=1.0, steps=10)
+    assert ((adv - x).flatten(1).norm(dim=1) <= 1.0 + 1e-5).all()
+    with torch.no_grad():
+        assert (reconstruction_error(autoencoder, adv) > before).all()
+    noisy = gaussian_augmentation(x, 0.01)
+    assert noisy.min() >= 0 and noisy.max() <= 1 and not torch.equal(noisy, x)
+    with pytest.raises(ValueError, match="kappa"):
+        mine_uae(autoencoder, features, x, settings, kappa=0.0)
+    with pytest.raises(ValueError, match="radius"):
+        l2_uae(autoencoder, x, radius=0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_augmentation(x, -1.0)

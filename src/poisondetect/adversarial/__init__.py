@@ -60,3 +60,12 @@ __all__ += [
     "CarliniWagnerNet", "ClassifierConfig", "MinMaxGame", "MinMaxSettings", "PixelSplit", "accuracy", "minmax_attack",
     "minmax_game", "mnist", "signs", "ssim", "trained_classifier",
 ]
+from .autoencoders import (  # noqa: E402
+    ConvAutoencoder, DenseAutoencoder, fit_autoencoder, gaussian_augmentation, l2_uae, mine_uae, reconstruction_error,
+    retrained,
+)
+
+__all__ += [
+    "ConvAutoencoder", "DenseAutoencoder", "fit_autoencoder", "gaussian_augmentation", "l2_uae", "mine_uae",
+    "reconstruction_error", "retrained",
+]
