@@ -41,13 +41,10 @@ import torch
 
 from poisondetect import report
 from poisondetect.adversarial import (
-    ClassifierConfig, MineSettings, MinMaxSettings, StatisticsNetwork, accuracy, carlini_wagner_l2,
-    correlated_gaussians, estimate_mi, fit_statistics, gaussian_mi, minmax_attack, mnist, pgd, signs, ssim,
+    ClassifierConfig, ConvAutoencoder, DenseAutoencoder, MineSettings, MinMaxSettings, StatisticsNetwork, accuracy,
+    carlini_wagner_l2, correlated_gaussians, estimate_mi, fit_autoencoder, fit_statistics, gaussian_augmentation,
+    gaussian_mi, l2_uae, mine_uae, minmax_attack, mnist, pgd, reconstruction_error, retrained, signs, ssim,
     trained_classifier,
-)
-from poisondetect.adversarial import (
-    ConvAutoencoder, DenseAutoencoder, fit_autoencoder, gaussian_augmentation, l2_uae, mine_uae, reconstruction_error,
-    retrained,
 )
 from poisondetect.config import by_profile
 
@@ -61,19 +58,19 @@ n_mnist_train = by_profile(profile, smoke=200, quick=4000, full=4000)
 n_signs_train, n_signs_test = by_profile(profile, smoke=(200, 60), quick=(2000, 400), full=(8000, 2000))
 n_attack = by_profile(profile, smoke=2, quick=20, full=100)
 iterations = by_profile(profile, smoke=6, quick=300, full=1000)
-checkpoints = by_profile(profile, smoke=(3, 6), quick=(25, 50, 100, 200, 300), full=(50, 100, 250, 500, 1000))
+checkpoints = by_profile(profile, smoke=(3, 6), quick=(50, 150, 300), full=(100, 250, 500, 1000))
 search_steps = by_profile(profile, smoke=2, quick=5, full=5)
 mine_eval = MineSettings(k=16, steps=by_profile(profile, smoke=5, quick=200, full=500))
-epochs = by_profile(profile, smoke=1, quick=3, full=10)
+epochs = {"MNIST": by_profile(profile, smoke=1, quick=3, full=10), "signs": by_profile(profile, smoke=1, quick=10, full=20)}
 pgd_steps = by_profile(profile, smoke=5, quick=40, full=100)
 # per data set: L-infinity budget, MinMax step alpha (pixel units, sign steps), beta of the c update
 attack_setup = {"MNIST": dict(eps=0.3, alpha=0.01), "signs": dict(eps=0.05, alpha=0.002)}
 beta = 0.1
 # unsupervised part: autoencoder training images, images perturbed for augmentation, epochs, MinMax iterations
 n_ae_train = by_profile(profile, smoke=100, quick=1000, full=4000)
-n_augment = by_profile(profile, smoke=10, quick=200, full=1000)
-ae_epochs, ae_retrain_epochs = by_profile(profile, smoke=(1, 1), quick=(8, 4), full=(20, 10))
-uae_iterations = by_profile(profile, smoke=5, quick=100, full=500)
+n_augment = by_profile(profile, smoke=10, quick=100, full=1000)
+ae_epochs, ae_retrain_epochs = by_profile(profile, smoke=(1, 1), quick=(5, 3), full=(20, 10))
+uae_iterations = by_profile(profile, smoke=5, quick=60, full=500)
 
 # %% [markdown]
 # ## Mutual information and the Donsker-Varadhan bound
@@ -136,16 +133,18 @@ print(pd.DataFrame({"rho": gauss_rho, "closed form": gauss_truth, "MINE": gauss_
 # $$ \min_{\delta \in [-\varepsilon, \varepsilon]^d,\; x + \delta \in [0,1]^d}\;\max_{c \ge 0}\;
 #    F(\delta, c) = c\, f^+(x + \delta) - I_\theta(x, x + \delta) $$
 # by alternating steps: a descent step on $\delta$,
-# $\delta \leftarrow \Pi\bigl(\delta - \alpha \operatorname{sign}(c \nabla f^+ - \nabla I_\theta)\bigr)$
+# $\delta \leftarrow \Pi\bigl(\delta - \alpha\, g / \|g\|_\infty\bigr)$ with $g = c \nabla f^+ - \nabla I_\theta$
 # (clip to the box, then $x + \delta$ to $[0, 1]$); one Adam step on $\theta$ (the MINE update);
 # and the ascent step of the paper on $c$,
 # $c \leftarrow [(1 - \beta/t^{1/4})\, c + \beta f^+(x + \delta)]_+$. The iterate that
 # misclassifies with the highest running MI is kept.
 #
-# *Step sizes and schedule.* The sign step is the steepest descent for the $L_\infty$ box, so
-# $\alpha$ is in pixel units whatever the scale of the gradient (the margin's gradient differs
-# by orders of magnitude between the two classifiers); $\alpha$ is chosen so that the box can be
-# crossed in a small fraction of the iterations ($\varepsilon/\alpha = 30$ on MNIST, 25 on signs).
+# *Step sizes and schedule.* The step keeps the paper's gradient direction but scales it so that the
+# largest pixel change is $\alpha$: $\alpha$ is then in pixel units whatever the scale of the gradient
+# (the margin's gradient differs by orders of magnitude between the two classifiers). A sign step, tried
+# first, moves every pixel by $\alpha$ and filled the box ($L_\infty$ close to $\varepsilon$ on every image).
+# $\alpha$ is chosen so that the box can be crossed in a small fraction of the iterations
+# ($\varepsilon/\alpha = 30$ on MNIST, 25 on signs).
 # $c$ starts at 0, grows by $\beta f^+$ while the image is still classified correctly, and decays
 # by the factor $1 - \beta/t^{1/4}$ once it is not, so the MI term pulls $\delta$ back to the image
 # until the margin pushes again; $\beta = 0.1$ keeps $1 - \beta/t^{1/4} \ge 0.9$.
@@ -160,7 +159,7 @@ mnist_split = mnist(n_test=500, n_train=n_mnist_train)
 sign_split = signs(dataset, n_signs_train, n_signs_test)
 splits = {"MNIST": mnist_split, "signs": sign_split}
 data_keys = {"MNIST": "mnist-test500", "signs": f"{dataset}-test{n_signs_test}"}  # name the data and its split
-models = {key: trained_classifier(split, ClassifierConfig(data_keys[key], len(split.x_train), epochs=epochs))
+models = {key: trained_classifier(split, ClassifierConfig(data_keys[key], len(split.x_train), epochs=epochs[key]))
           for key, split in splits.items()}
 clean_accuracy = {key: accuracy(models[key], split.x_test, split.y_test) for key, split in splits.items()}
 print({key: f"{100 * acc:.1f} %" for key, acc in clean_accuracy.items()}, "clean test accuracy;",
@@ -179,7 +178,7 @@ def attacked_images(key):
 def penalty_attack(model, x, y, total_iterations):
     """C&W L2 with search_steps rounds sharing the iteration budget."""
     return carlini_wagner_l2(model, x, y, c=1.0, search_steps=search_steps, steps=max(1, total_iterations // search_steps),
-                             lr=0.01, preprocess=identity)
+                             lr=0.1, preprocess=identity)
 
 
 runs = {}
@@ -237,7 +236,10 @@ for ax, (key, run) in zip(axes, runs.items()):
     for name, color in (("penalty", report.PALETTE[2]), ("minmax", report.PALETTE[0])):
         means, stds = [], []
         for t in checkpoints:
-            images = run["game"].snapshots[t] if name == "minmax" else penalty_attack(model, x, y, t).images
+            if name == "minmax":
+                images = run["game"].snapshots[t]
+            else:  # the main run has the full budget; shorter budgets are separate runs
+                images = run["penalty"].images if t == iterations else penalty_attack(model, x, y, t).images
             with torch.no_grad():
                 ok = (model(images).argmax(1) != y).numpy()
             values = estimate_mi(model, x[ok], images[ok], mine_eval, preprocess=identity) if ok.any() else np.array([np.nan])

@@ -9,8 +9,8 @@ adversarial; :math:`f^+ = \\max(0, f)`) and the per-sample MI estimate
 
 by alternating projected steps, for :math:`t = 1, \\dots, T`:
 
-.. math::  \\delta_{t+1} = \\Pi_{\\text{box}}\\Bigl(\\delta_t - \\alpha \\operatorname{sign}\\bigl(c_t \\nabla f^+(x + \\delta_t)
-           - \\nabla I_\\theta(x, x + \\delta_t)\\bigr)\\Bigr), \\qquad
+.. math::  \\delta_{t+1} = \\Pi_{\\text{box}}\\Bigl(\\delta_t - \\alpha \\frac{g_t}{\\|g_t\\|_\\infty}\\Bigr), \\quad
+           g_t = c_t \\nabla f^+(x + \\delta_t) - \\nabla I_\\theta(x, x + \\delta_t), \\qquad
            c_{t+1} = \\Bigl[\\bigl(1 - \\tfrac{\\beta}{t^{1/4}}\\bigr) c_t + \\beta f^+(x + \\delta_{t+1})\\Bigr]_+ ,
 
 with one Adam step on :math:`\\theta` per iteration (the MINE update). :math:`\\Pi_{\\text{box}}`
@@ -22,9 +22,10 @@ criterion is unmet and relaxes once it is met, letting the MI term pull
 one of highest running MI estimate is kept.
 
 Two choices differ from the paper's Algorithm 1, for reasons stated in the chapter:
-the :math:`\\delta` step uses the sign of the gradient (steepest descent for the
-L-infinity box, so :math:`\\alpha` is in pixel units whatever the scale of the
-classifier's gradient), and the MINE update shares the forward and backward pass of
+the :math:`\\delta` step is the gradient scaled so that its largest pixel moves by
+:math:`\\alpha` (the paper's direction, with :math:`\\alpha` in pixel units whatever the
+scale of the classifier's gradient; a sign step would move every pixel by :math:`\\alpha`
+and fill the box), and the MINE update shares the forward and backward pass of
 the :math:`\\delta` step (:math:`\\theta` is updated at :math:`\\delta_t`, not :math:`\\delta_{t+1}`).
 All images of a batch are attacked at once, each with its own statistics network.
 """
@@ -59,7 +60,7 @@ class MinMaxSettings:
     iterations : int
         Iterations :math:`T`.
     alpha : float
-        Step of :math:`\\delta` per iteration (pixel units, sign step).
+        Step of :math:`\\delta` per iteration: the largest pixel change (pixel units).
     beta : float
         Step of :math:`c`, in (0, 1] so that :math:`1 - \\beta / t^{1/4} \\ge 0`.
     mine : MineSettings
@@ -143,7 +144,9 @@ def minmax_game(x: torch.Tensor, criterion: Criterion, mine: PerSampleMine, sett
         with torch.no_grad():
             hit = (f <= 0) & (mi > best_mi) & ~done
             best[hit], best_mi[hit] = adv[hit], mi[hit]
-            delta = (delta - settings.alpha * movable * adv.grad.sign()).clamp(-settings.eps, settings.eps)
+            grad = adv.grad.flatten(1)
+            step = grad / grad.abs().amax(1, keepdim=True).clamp_min(1e-12)  # the largest pixel moves by alpha
+            delta = (delta - settings.alpha * movable * step.view_as(x)).clamp(-settings.eps, settings.eps)
             delta = (x + delta).clamp(0, 1) - x
             c = ((1 - settings.beta / t ** 0.25) * c + settings.beta * criterion(x + delta).clamp_min(0)).clamp_min(0)
         c_history[t - 1], f_history[t - 1] = c.numpy(), f.detach().numpy()
