@@ -5,10 +5,13 @@ class margin to fall below zero; for an autoencoder :math:`g` the sign is flippe
 on its reconstruction error :math:`L(x') = \\tfrac1d \\|g(x') - x'\\|_2^2`: the
 perturbed image must be reconstructed *worse* than the original,
 
-.. math::  f(x + \\delta) = (1 + \\kappa) L(x) - L(x + \\delta) \\le 0,
+.. math::  f(x + \\delta) = 100 \\Bigl(1 + \\kappa - \\frac{L(x + \\delta)}{L(x)}\\Bigr) \\le 0,
 
 with a relative margin :math:`\\kappa > 0` (for :math:`\\kappa = 0`, :math:`\\delta = 0` would
-already meet it), while the MinMax game keeps the per-sample MI of :math:`x` and
+already meet it). :math:`f` is in percent of :math:`L(x)`, so that at :math:`\\delta = 0` it is
+:math:`100 \\kappa` (10 for :math:`\\kappa = 0.1`), the size of a logit margin: the :math:`c` update
+of :mod:`.minmax` settles near :math:`c \\approx t^{1/4} f^+`, so the scale of :math:`f`
+decides how strongly the criterion can outweigh the MI term. Meanwhile the MinMax game keeps the per-sample MI of :math:`x` and
 :math:`x + \\delta` as high as it can (MINE-UAE). Baselines: the L2-UAE, projected gradient ascent on
 :math:`L(x + \\delta)` in an L2 ball, and Gaussian noise. Retraining the autoencoder on
 the training images together with their perturbed copies is the augmentation whose
@@ -93,7 +96,7 @@ def retrained(autoencoder: nn.Module, clean: torch.Tensor, extra: torch.Tensor |
 
 def mine_uae(autoencoder: nn.Module, features: nn.Module, images: torch.Tensor, settings: MinMaxSettings,
              kappa: float = 0.1, batch_size: int = 100, progress: bool = False) -> MinMaxGame:
-    """MINE-UAE: the MinMax game with :math:`f(x') = (1 + \\kappa) L(x) - L(x')`, MI read from ``features``' first convolution.
+    """MINE-UAE: the MinMax game with :math:`f(x') = 100 (1 + \\kappa - L(x') / L(x))`, MI from ``features``' first convolution.
 
     Returns the games of all batches joined (images, success, running MI).
     """
@@ -104,9 +107,10 @@ def mine_uae(autoencoder: nn.Module, features: nn.Module, images: torch.Tensor, 
     with frozen(autoencoder), frozen(features):
         for s in tqdm(range(0, len(x), batch_size), desc="MINE-UAE", disable=not progress, leave=False):
             xb = x[s:s + batch_size]
-            clean_error = (1 + kappa) * reconstruction_error(autoencoder, xb).detach()
+            clean_error = reconstruction_error(autoencoder, xb).detach().clamp_min(1e-12)
             mine = PerSampleMine(features, xb, settings.mine, preprocess=lambda v: v)
-            games.append(minmax_game(xb, lambda v, e=clean_error: e - reconstruction_error(autoencoder, v), mine, settings))
+            games.append(minmax_game(xb, lambda v, e=clean_error: 100 * (1 + kappa - reconstruction_error(autoencoder, v) / e),
+                                     mine, settings))
     return join(games)
 
 
