@@ -273,8 +273,6 @@ class PerSampleMine:
         self.clean = self.maps(pixels(images)).detach()
         self.statistics = StatisticsNetwork(len(self.clean), tuple(self.clean.shape[2:]), settings.hidden,
                                             settings.channels, settings.kernel, settings.seed)
-        for p in self.statistics.parameters():
-            p.requires_grad_(True)
         self.optimizer = torch.optim.Adam(self.statistics.parameters(), lr=settings.lr)
         self.generator = torch.Generator().manual_seed(settings.seed)
 

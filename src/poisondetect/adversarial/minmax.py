@@ -95,7 +95,8 @@ class MinMaxGame:
     success : ndarray, bool, (n,)
         The criterion was met (:math:`f \\le 0`) by some iterate.
     mi : ndarray, float, (n,)
-        Running MI estimate of the kept iterate (NaN where none succeeded).
+        Running MI estimate of the kept iterate (NaN where none succeeded, and for images
+        misclassified at the start, which are kept unchanged).
     c : ndarray, float, (T, n)
         :math:`c_t` after each iteration.
     criterion : ndarray, float, (T, n)
