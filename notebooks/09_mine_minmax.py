@@ -333,7 +333,8 @@ columns = ("Original", "No augmentation", "MINE-UAE", "L2-UAE", "GA 0.01", "GA 0
 ae_table = pd.DataFrame({"training": columns})
 for row in ae_rows:
     ae_table[f"{row['autoencoder']}: test error"] = [row[c] for c in columns]
-    ae_table[f"{row['autoencoder']}: ASR (%)"] = [row.get(f"ASR {c} (%)", float("nan")) for c in columns]
+    ae_table[f"{row['autoencoder']}: ASR (%)"] = [f"{row[f'ASR {c} (%)']:.0f}" if f"ASR {c} (%)" in row else "--"
+                                                   for c in columns]
 ch.write_table(ae_table, "augmentation", float_format="{:.5f}")
 ae_table
 
@@ -379,6 +380,7 @@ for row in ae_rows:
         numbers[f"MineAe{short}{macro}"] = fmt(row[column], 5)
     numbers[f"MineAe{short}Best"] = min(("No augmentation", "MINE-UAE", "L2-UAE", "GA 0.01", "GA 0.001"), key=row.get)
     numbers[f"MineAe{short}MineUaeASR"] = fmt(row["ASR MINE-UAE (%)"], 0)
+    numbers[f"MineAe{short}MineUaeVsNoAugPct"] = fmt(100 * (row["MINE-UAE"] / row["No augmentation"] - 1), 2)
 numbers["MineAeTrain"], numbers["MineAeAugment"] = str(n_ae_train), str(n_augment)
 ch.write_numbers(numbers)
 numbers
