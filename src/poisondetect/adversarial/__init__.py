@@ -40,3 +40,32 @@ __all__ = [
     "resize_and_pad", "robust_accuracy", "robustness_curve", "square_mask", "squeeze_score",
     "success_within_queries", "universal_perturbation", "weight_layers", "zoo",
 ]
+
+# chapter 09: mutual-information neural estimation and the MinMax attack
+from .mine import (  # noqa: E402
+    MineSettings, PerSampleMine, StatisticsNetwork, correlated_gaussians, dv_bound, estimate_mi, first_convolution,
+    fit_statistics, gaussian_mi,
+)
+
+__all__ += [
+    "MineSettings", "PerSampleMine", "StatisticsNetwork", "correlated_gaussians", "dv_bound", "estimate_mi",
+    "first_convolution", "fit_statistics", "gaussian_mi",
+]
+from .cw_classifier import CarliniWagnerNet, ClassifierConfig, accuracy, fit_classifier  # noqa: E402
+from .image_quality import ssim  # noqa: E402
+from .mi_data import PixelSplit, mnist, signs  # noqa: E402
+from .minmax import MinMaxGame, MinMaxSettings, minmax_attack, minmax_game  # noqa: E402
+
+__all__ += [
+    "CarliniWagnerNet", "ClassifierConfig", "MinMaxGame", "MinMaxSettings", "PixelSplit", "accuracy", "fit_classifier",
+    "minmax_attack", "minmax_game", "mnist", "signs", "ssim",
+]
+from .autoencoders import (  # noqa: E402
+    ConvAutoencoder, DenseAutoencoder, fit_autoencoder, gaussian_augmentation, l2_uae, mine_uae, reconstruction_error,
+    retrained,
+)
+
+__all__ += [
+    "ConvAutoencoder", "DenseAutoencoder", "fit_autoencoder", "gaussian_augmentation", "l2_uae", "mine_uae",
+    "reconstruction_error", "retrained",
+]

@@ -100,7 +100,11 @@ def load(profile: str) -> SignData:
     """SynthSigns at the size of ``profile`` (:data:`PROFILE_SIZES`), cached in
     ``artifacts/synthsigns`` so that it is generated once per code version."""
     n_train, n_test = by_profile(profile, **PROFILE_SIZES)
-    config = SynthConfig(n_train=n_train, n_test=n_test)
+    return load_config(SynthConfig(n_train=n_train, n_test=n_test))
+
+
+def load_config(config: SynthConfig) -> SignData:
+    """SynthSigns of any :class:`SynthConfig`, cached in ``artifacts/synthsigns`` per config and code version."""
     arrays = artifacts.cached_arrays("synthsigns", config, lambda: _as_arrays(generate_config(config)), sys.modules[__name__])
     return SignData(name="synth", source=_describe(config), **arrays)
 

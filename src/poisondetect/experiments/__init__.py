@@ -19,7 +19,7 @@ Modules: :mod:`.experiment` (the experiment, poisoned set, model),
 :mod:`.steps` (code and keys of the steps).
 """
 
-from .adversarial import adversarially_trained
+from .adversarial import adversarially_trained, trained_classifier
 from .detections import detect, detection_key, detector_settings, evaluate, inspected, rank_experiment_classes, resolved_settings
 from .experiment import (
     GATE_MIN_RATE, THESIS_TRAINING, AttackExperiment, attack_report, backdoor_gate, clean_experiment, data_key,
@@ -39,5 +39,5 @@ __all__ = [
     "explanations", "inspected", "load_data", "mean_std", "method_table", "model_key", "pct", "poisoned_data",
     "poisoned_key", "poisoned_model", "profile_model", "rank_experiment_classes", "rates_table", "resolved_settings", "run_grid",
     "showcase_experiment", "step_code", "step_modules", "summarize", "surrogate_model", "target_class",
-    "thesis_comparison", "wide_table",
+    "thesis_comparison", "trained_classifier", "wide_table",
 ]
