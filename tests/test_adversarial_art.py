@@ -72,6 +72,11 @@ def as_result(model, x: torch.Tensor, adv: np.ndarray, y: torch.Tensor) -> Attac
                         np.ones(len(x)), "2")
 
 
+def eps_seed(eps: float) -> int:
+    """A seed per epsilon for ART's random start, so that the comparison is the same in every run."""
+    return int(round(eps * 1e4))
+
+
 def test_the_model_is_trained(setting):
     model, _, x, y = setting
     assert accuracy(model, x, y) > 0.9
@@ -86,12 +91,13 @@ def test_linf_attacks_match_art(setting, name):
             theirs = FastGradientMethod(art, norm=np.inf, eps=eps).generate(x.numpy(), y=y.numpy())
         else:
             ours = pgd(model, x, y, eps, steps=20, step_size=eps / 8, preprocess=normalise).images
+            np.random.seed(eps_seed(eps))  # ART draws its random start from numpy's global generator
             theirs = ProjectedGradientDescent(art, norm=np.inf, eps=eps, eps_step=eps / 8, max_iter=20,
                                               num_random_init=1, verbose=False).generate(x.numpy(), y=y.numpy())
         for adv in (ours.numpy(), theirs):
             assert np.abs(adv - x.numpy()).max() <= eps + 1e-6 and adv.min() >= 0 and adv.max() <= 1
         ours_acc, art_acc = accuracy(model, ours, y), accuracy(model, theirs, y)
-        assert abs(ours_acc - art_acc) <= TOLERANCE, (name, eps, ours_acc, art_acc)
+        assert abs(ours_acc - art_acc) <= TOLERANCE + 1e-6, (name, eps, ours_acc, art_acc)  # 1e-6: float32 rates
 
 
 def test_deepfool_matches_art(setting):
