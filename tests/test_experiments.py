@@ -197,4 +197,4 @@ def test_detectors_inspect_the_training_split_and_the_gate_reads_the_models_own_
     with pytest.raises(ValueError, match="clean"):
         backdoor_gate(SMOKE.replace(attack=None))
     thesis = thesis_experiment("synth", "quick", 0.1)
-    assert thesis.attack.trigger.n_positions == 4 and thesis.train.keep == "last" and thesis.train.epochs == 30
+    assert thesis.attack.trigger.n_positions == 4 and thesis.train.keep == "last" and thesis.train.schedule == "onecycle" and not (thesis.train.max_shift or thesis.train.max_rotation or thesis.train.max_scale)

@@ -97,3 +97,30 @@ def test_keep_last_keeps_the_last_epoch_and_best_restores_the_lowest_validation_
     assert evaluate(runs["best"][0], images[val], labels[val])[0] == pytest.approx(min(best["val_loss"]), rel=1e-5)
     with pytest.raises(ValueError, match="keep"):
         TrainConfig(keep="median")
+
+
+def test_colour_jitter_without_geometry_keeps_pixels_exact():
+    """No rotation, shift or scale: nothing is resampled, so a sticker's pixels stay where and what they are."""
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    still = TrainConfig(max_rotation=0.0, max_shift=0.0, max_scale=0.0, jitter=0.0)
+    assert torch.allclose(augment(x, torch.Generator().manual_seed(1), still), x, atol=1e-6, rtol=0)
+    jittered = augment(x, torch.Generator().manual_seed(1), TrainConfig(max_rotation=0.0, max_shift=0.0, max_scale=0.0, jitter=0.4))
+    assert not torch.equal(jittered, x)
+    # a per-image affine map of the colours (before clipping): unclipped pixels keep their order
+    inside = (jittered[0] > 0) & (jittered[0] < 1)
+    a, b = x[0][inside].flatten(), jittered[0][inside].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9999
+
+
+def test_one_cycle_schedule_rises_then_anneals():
+    images, labels, _ = toy_data()
+    model = build_model("net", n_classes=4)
+    history = fit(model, images, labels, images[:16], labels[:16],
+                  TrainConfig(epochs=6, batch_size=32, lr=3e-3, patience=6, augment=False, schedule="onecycle"), progress=False)
+    lr = np.array(history["lr"])
+    assert lr.argmax() in (1, 2) and lr.max() <= 3e-3 and lr[-1] < lr.max() / 50 and np.all(np.diff(lr[1:]) < 0)
+    constant = fit(build_model("net", n_classes=4), images, labels, images[:16], labels[:16],
+                   TrainConfig(epochs=2, batch_size=32, lr=1e-3, augment=False), progress=False)
+    assert constant["lr"] == [1e-3, 1e-3]
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="cosine")

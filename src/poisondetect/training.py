@@ -69,6 +69,11 @@ class TrainConfig:
         Seeds weights, split, shuffling, augmentation and dropout.
     keep : {"best", "last"}
         Weights kept: of the epoch with the lowest validation loss, or of the last epoch run.
+    schedule : {"constant", "onecycle"}
+        Learning rate: ``lr`` throughout, or the one-cycle schedule of Smith and Topin
+        (from ``lr / 25`` up to ``lr`` over the first 30 % of the ``epochs`` steps, then cosine
+        annealing to ``lr / (25 \cdot 10^4)``), which reaches a given accuracy in far fewer epochs. Early
+        stopping cuts the cycle short, so a one-cycle run normally has ``patience >= epochs``.
     """
 
     epochs: int = 30
@@ -83,6 +88,7 @@ class TrainConfig:
     jitter: float = 0.2
     seed: int = 0
     keep: str = "best"
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -97,6 +103,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.keep not in ("best", "last"):
             raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {self.keep!r}")
+        if self.schedule not in ("constant", "onecycle"):
+            raise ValueError(f"TrainConfig.schedule must be 'constant' or 'onecycle', got {self.schedule!r}")
 
 
 def images_to_uint8_tensor(images: np.ndarray) -> torch.Tensor:
@@ -114,22 +122,30 @@ def augment(x: torch.Tensor, generator: torch.Generator, config: TrainConfig) ->
     pixels, resampled bilinearly with border padding; then brightness
     :math:`b` and contrast :math:`c` factors in :math:`U(1-j, 1+j)`:
     :math:`x \\mapsto \\operatorname{clip}(c (b x - \\bar x) + \\bar x)` with the
-    per-image mean :math:`\\bar x` of :math:`b x`.
+    per-image mean :math:`\\bar x` of :math:`b x`. With rotation, shift and scale all zero the
+    images are not resampled at all (pixels keep their exact values, only the colours change).
     """
     n, _, h, w = x.shape
     uniform = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+    if config.max_rotation or config.max_shift or config.max_scale:
+        x = _affine_jitter(x, uniform, config)
+    brightness = 1 + (uniform(n, 1, 1, 1) * 2 - 1) * config.jitter
+    contrast = 1 + (uniform(n, 1, 1, 1) * 2 - 1) * config.jitter
+    x = x * brightness
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * contrast + mean).clamp(0, 1)
+
+
+def _affine_jitter(x: torch.Tensor, uniform, config: TrainConfig) -> torch.Tensor:
+    """The geometric part of :func:`augment`: one random rotation, scale and shift per image."""
+    n, _, h, w = x.shape
     angle = (uniform(n) * 2 - 1) * math.radians(config.max_rotation)
     scale = 1 + (uniform(n) * 2 - 1) * config.max_scale
     shift = (uniform(n, 2) * 2 - 1) * config.max_shift * 2 / torch.tensor([w, h])
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    brightness = 1 + (uniform(n, 1, 1, 1) * 2 - 1) * config.jitter
-    contrast = 1 + (uniform(n, 1, 1, 1) * 2 - 1) * config.jitter
-    x = x * brightness
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return ((x - mean) * contrast + mean).clamp(0, 1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def _batch(images: torch.Tensor, idx: torch.Tensor | slice) -> torch.Tensor:
@@ -198,7 +214,7 @@ def fit(
     -------
     history : dict
         ``train_loss``, ``train_acc`` (on the augmented batches), ``val_loss``,
-        ``val_acc`` (lists, one entry per epoch run), ``best_epoch`` (0-based
+        ``val_acc``, ``lr`` (the learning rate at the epoch's end) (lists, one entry per epoch run), ``best_epoch`` (0-based
         index of the lowest validation loss), ``kept_epoch`` (whose weights the
         model has: ``best_epoch`` or the last), ``epochs_run``, ``seconds``,
         ``images_per_second`` (training throughput). With an empty validation
@@ -212,8 +228,12 @@ def fit(
     torch.manual_seed(config.seed)  # dropout draws from the global generator
     images = images_to_uint8_tensor(train_images)
     labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.long)
+    model.to(memory_format=torch.channels_last)  # about 10 % faster convolutions on the CPU
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    history: dict[str, Any] = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
+    steps_per_epoch = math.ceil((len(images) - (len(images) % config.batch_size == 1)) / config.batch_size)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch)
+                 if config.schedule == "onecycle" else None)
+    history: dict[str, Any] = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "lr": []}
     best_loss, best_state, best_epoch, since_best = math.inf, None, 0, 0
     start, seen = time.perf_counter(), 0
     bar = tqdm(range(config.epochs), desc=f"training {type(model).__name__}", disable=not progress, leave=False)
@@ -228,18 +248,21 @@ def fit(
             x = _batch(images, idx)
             if config.augment:
                 x = augment(x, generator, config)
-            logits = model(transforms.normalize(x))
+            logits = model(transforms.normalize(x).contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, labels[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total_loss += loss.item() * len(idx)
             total_correct += (logits.argmax(1) == labels[idx]).sum().item()
             total += len(idx)
         seen += total
         train_loss, train_acc = total_loss / total, total_correct / total
         val_loss, val_acc = evaluate(model, val_images, val_labels) if len(val_images) else (train_loss, float("nan"))
-        for key, value in zip(("train_loss", "train_acc", "val_loss", "val_acc"), (train_loss, train_acc, val_loss, val_acc)):
+        for key, value in zip(("train_loss", "train_acc", "val_loss", "val_acc", "lr"),
+                              (train_loss, train_acc, val_loss, val_acc, optimizer.param_groups[0]["lr"])):
             history[key].append(float(value))
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
         if val_loss < best_loss:
@@ -253,6 +276,7 @@ def fit(
     if best_state is not None and config.keep == "best":
         model.load_state_dict(best_state)
     kept_epoch = best_epoch if config.keep == "best" else len(history["train_loss"]) - 1
+    model.to(memory_format=torch.contiguous_format)
     model.eval()
     seconds = time.perf_counter() - start
     history.update(best_epoch=best_epoch, kept_epoch=kept_epoch, epochs_run=len(history["train_loss"]), seconds=seconds,
