@@ -36,14 +36,13 @@ import pandas as pd
 from poisondetect import detection, report
 from poisondetect.attacks import THESIS_CORNERS
 from poisondetect.experiments import (
-    THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, detector_settings, run_grid, summarize,
-    thesis_comparison, thesis_experiment,
+    THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, clean_experiment, detector_settings,
+    rank_experiment_classes, run_grid, summarize, thesis_comparison, thesis_experiment,
 )
 
-#: Every detector but SpRAy on GW distances, whose pairwise matrix of ~2,000 spaces per class takes about
-#: 20 minutes on 2 cores (``--methods ... spray_gw`` adds it).
-METHODS = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max",
-           "concentration_topk")
+#: Every detector of the registry except the raw-pixel baselines.
+METHODS = ("gw_kmeans", "spray_gw", "gw_outlier", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre",
+           "concentration_max", "concentration_topk")
 
 
 def percent_or_none(value: float) -> float | None:
@@ -64,6 +63,34 @@ def series_runs(series: str, shares: list[float], seeds: list[int], model: str, 
     return runs
 
 
+#: Detectors that rank the classes (cheap enough for all 43 classes of a model) and the images per class.
+RANKING_METHODS = ("spectre", "spray_euclidean", "ac_pca")
+RANKING_SAMPLES = 400
+
+
+def class_ranking(runs: list[dict], share: float, methods, settings) -> dict:
+    """Which class is poisoned, and false alarms: rank all classes of each gated model at ``share`` and
+    of a clean model of the same seed; report the target's rank and the classes called suspicious."""
+    selection = ClassSelection(split="train", max_samples=RANKING_SAMPLES)
+    out = {"share": share, "images_per_class": RANKING_SAMPLES, "poisoned": {}, "clean": {}}
+    for run in runs:
+        if run["series"] != "thesis" or run["share"] != share or not run["passed"]:
+            continue
+        exp, target = run["experiment"], run["experiment"].attack.target
+        poisoned = rank_experiment_classes(exp, methods, selection, settings, progress=False)
+        clean = rank_experiment_classes(clean_experiment(exp), methods, selection, settings, progress=False)
+        out["poisoned"][run["seed"]] = {m: {"target_rank": int(np.flatnonzero(t["class"] == target)[0]) + 1,
+                                            "target_anomaly_index": round(float(t.loc[t["class"] == target, "anomaly_index"].iloc[0]), 2),
+                                            "suspicious_classes": [int(c) for c in t.loc[t["suspicious"], "class"]]}
+                                        for m, t in poisoned.items()}
+        out["clean"][run["seed"]] = {m: {"suspicious_classes": [int(c) for c in t.loc[t["suspicious"], "class"]],
+                                         "top_anomaly_index": round(float(t["anomaly_index"].iloc[0]), 2)}
+                                     for m, t in clean.items()}
+        print(f"class ranking, seed {run['seed']}: " + ", ".join(f"{m} puts the target at rank {v['target_rank']}"
+                                                                 for m, v in out["poisoned"][run["seed"]].items()), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="net", choices=("net", "inception", "vgg16"))
@@ -71,6 +98,8 @@ def main() -> None:
     parser.add_argument("--shares", type=float, nargs="+", default=sorted(THESIS_HC_TPR, reverse=True))
     parser.add_argument("--window-shares", type=float, nargs="*", default=[0.33, 0.10, 0.02])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(detection.DETECTORS))
+    parser.add_argument("--rank-share", type=float, default=0.15,
+                        help="share at which all classes are ranked, for the gated models and clean ones (0: skip)")
     args = parser.parse_args()
     unknown = [s for s in args.shares if s not in THESIS_HC_TPR]
     if unknown:
@@ -109,6 +138,8 @@ def main() -> None:
         results["hc_beats_thesis"] = dict(zip(map(str, table["share %"]), table["HC beats thesis"] == "yes"))
         table = table.rename(columns={"share %": f"share % ({args.model}, {len(args.seeds)} seeds, gate passed)"})
         results["table"] = str(report.write_table(table, "bench", "thesis_comparison", "quick", "gtsrb", float_format="{:.2f}"))
+    if args.rank_share:
+        results["class_ranking"] = class_ranking(runs, args.rank_share, RANKING_METHODS, settings)
     results["thesis_reported"] = {"hc_tpr": THESIS_HC_TPR, "ac_tpr": THESIS_AC_TPR}
     results["seconds"] = round(time.perf_counter() - start, 1)
     results["load_average_at_end"] = os.getloadavg()

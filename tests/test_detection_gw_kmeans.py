@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from poisondetect.detection import detection_metrics
-from poisondetect.detection.gw_kmeans import content_keys, gw_kmeans, weighted_choice
+from poisondetect.detection.gw_kmeans import content_keys, gw_kmeans, gw_outlier_scores, robust_z, weighted_choice
 from poisondetect.transport.spaces import MetricMeasureSpace
 from poisondetect.transport.gromov import exact_gw
 
@@ -133,3 +133,15 @@ def test_the_tightest_rule_flags_a_compact_majority_that_the_smallest_rule_misse
     assert tightest.extra["spread"].shape == (2,)
     with pytest.raises(ValueError, match="flag"):
         run(spaces, flag="largest")
+
+
+def test_gw_outlier_scores_rank_the_planted_poisons_first():
+    spaces, truth = planted_spaces(n_clean=24, n_poison=4)
+    scores = gw_outlier_scores(spaces, barycenter_samples=None, rounds=2, trim=0.5,
+                               distance_to_centers=exact_distances, barycenter=medoid)
+    assert scores.shape == (len(spaces),) and np.all(scores >= 0)
+    assert set(np.argsort(scores)[-4:]) == set(np.flatnonzero(truth))
+    z = robust_z(scores)
+    assert np.all(z[truth] > 3) and np.median(z[~truth]) == pytest.approx(0, abs=1)
+    with pytest.raises(ValueError, match="trim"):
+        gw_outlier_scores(spaces, trim=1.0, distance_to_centers=exact_distances, barycenter=medoid)

@@ -72,7 +72,7 @@ class TrainConfig:
     schedule : {"constant", "onecycle"}
         Learning rate: ``lr`` throughout, or the one-cycle schedule of Smith and Topin
         (from ``lr / 25`` up to ``lr`` over the first 30 % of the ``epochs`` steps, then cosine
-        annealing to ``lr / (25 \cdot 10^4)``), which reaches a given accuracy in far fewer epochs. Early
+        annealing to ``lr / 250000``), which reaches a given accuracy in far fewer epochs. Early
         stopping cuts the cycle short, so a one-cycle run normally has ``patience >= epochs``.
     """
 

@@ -5,6 +5,7 @@ name                     looks at                                      settings
 =======================  ===========================================  ==================
 ``gw_kmeans``            heatmap spaces, GW k-means (HC, the thesis)   :class:`GWKMeansSettings`
 ``spray_euclidean``      heatmaps, Euclidean SpRAy                     :class:`SpraySettings`
+``gw_outlier``           heatmap spaces, GW to the class barycenter    :class:`GWOutlierSettings`
 ``spray_gw``             heatmap spaces, SpRAy on GW distances         :class:`GWSpraySettings`
 ``ac_pca`` / ``ac_ica``  penultimate activations, 2-means              :class:`ClusteringSettings`
 ``spectral_signatures``  penultimate activations, top singular vector  :class:`SpectralSignaturesSettings`
@@ -26,13 +27,20 @@ from .. import transport
 from . import representations
 from .activation_clustering import activation_clustering
 from .concentration import relevance_concentration
-from .gw_kmeans import gw_kmeans
+from .gw_kmeans import gw_kmeans, gw_outlier_scores, robust_z
 from .registry import register
 from .representations import SpaceSettings, euclidean_distances, heatmap_features, raw_pixels
 from .result import DetectionResult, stopwatch
 from .spectral import spray
 from .spectral_signatures import spectral_signatures
 from .spectre import spectre
+
+#: Heatmap spaces of the GW detectors: the 16 most relevant pixels. Measured on real GTSRB (thesis setting,
+#: 10 % poisoned, 1,663 LRP-gamma maps of the class): with 64 points the sticker holds a quarter of a poisoned
+#: space's mass and the rest lies scattered over the sign, so poisoned spaces are *less* alike than clean ones
+#: (mean GW 6.2e-3 between poisons, 5.3e-3 between clean maps) and HC's AUROC is 0.18; with 16 points the
+#: sticker dominates (5.4e-3 vs 7.0e-3, 12.5e-3 between the groups), HC's AUROC is 0.92, and GW is 8x faster.
+DETECTION_SPACE = SpaceSettings(max_points=16)
 
 #: The code the GW detectors run on besides their own: spaces from maps, and the transport package
 #: (a different GW solver changes their results).
@@ -47,12 +55,11 @@ class GWKMeansSettings:
     sharp, where EpsilonPlusFlat spreads it over the first layer's 5x5 kernel
     (chapter 05). ``space`` turns maps into spaces; ``n_clusters`` and ``flag``
     (``"smallest"``, the thesis's rule, or ``"tightest"``) choose the clusters and
-    the one called poisoned; the rest are the rounds, restarts, barycenter
-    points, members and steps, and the seed.
+    the one called poisoned. The rest are the rounds, restarts, barycenter points, members and steps, and the seed.
     """
 
     explanation: str = "gamma"
-    space: SpaceSettings = SpaceSettings()
+    space: SpaceSettings = DETECTION_SPACE
     n_clusters: int = 2
     flag: str = "smallest"
     max_iter: int = 20
@@ -69,6 +76,41 @@ def _gw_kmeans(settings: GWKMeansSettings, maps: np.ndarray, progress: bool = Fa
     return gw_kmeans(settings.space.spaces(maps), settings.n_clusters, flag=settings.flag, max_iter=settings.max_iter, barycenter_size=settings.barycenter_size,
                      barycenter_samples=settings.barycenter_samples, barycenter_steps=settings.barycenter_steps,
                      seed=settings.seed, n_init=settings.n_init, progress=progress)
+
+
+@dataclass(frozen=True)
+class GWOutlierSettings:
+    """GW outlier score: the GW distance of each heatmap space to one barycenter of the whole class.
+
+    ``barycenter_samples`` members (a content-keyed subset; ``None``: all) make the
+    barycenter, refined ``rounds`` times from the members nearest to it (the
+    ``1 - trim`` closest), so that a few poisons pull it little. A space is flagged
+    when its robust z-score (median and MAD of the distances) exceeds ``threshold``.
+    """
+
+    explanation: str = "gamma"
+    space: SpaceSettings = DETECTION_SPACE
+    barycenter_size: int = 32
+    barycenter_samples: int | None = 200
+    barycenter_steps: int = 5
+    rounds: int = 2
+    trim: float = 0.5
+    threshold: float = 3.0
+    seed: int = 0
+
+
+@register("gw_outlier", label="GW outlier", short="GW-out", settings=GWOutlierSettings, inputs=("maps",),
+          description="GW distance of each heatmap space to the class's trimmed barycenter", modules=GW_CODE)
+def _gw_outlier(settings: GWOutlierSettings, maps: np.ndarray, progress: bool = False) -> DetectionResult:
+    spaces = settings.space.spaces(maps)
+    with stopwatch() as clock:
+        scores = gw_outlier_scores(spaces, settings.barycenter_size, settings.barycenter_samples, settings.barycenter_steps,
+                                   settings.rounds, settings.trim, settings.seed)
+        z = robust_z(scores)
+    flagged = z > settings.threshold
+    return DetectionResult(method="gw_outlier", flagged=flagged, scores=scores, labels=flagged.astype(np.int64),
+                           extra={"robust_z": z, "split_score": float(np.mean(np.sort(z)[-max(1, len(z) // 20):]))},
+                           runtime_s=clock["seconds"])
 
 
 @dataclass(frozen=True)
@@ -100,7 +142,7 @@ class GWSpraySettings:
     """SpRAy on the pairwise GW discrepancies of heatmap spaces."""
 
     explanation: str = "gamma"
-    space: SpaceSettings = SpaceSettings()
+    space: SpaceSettings = DETECTION_SPACE
     n_neighbors: int = 10
     n_clusters: int | str = "eigengap"
     seed: int = 0

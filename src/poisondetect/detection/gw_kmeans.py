@@ -260,3 +260,39 @@ def gw_kmeans(
         },
         runtime_s=clock["seconds"],
     )
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """Robust z-score :math:`(v - \\operatorname{median} v) / (1.4826 \\operatorname{MAD})`, shape (n,) (0 where MAD = 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    centre = np.median(v)
+    scale = 1.4826 * np.median(np.abs(v - centre))
+    return (v - centre) / scale if scale > 0 else np.zeros_like(v)
+
+
+def gw_outlier_scores(spaces: Sequence[Any], barycenter_size: int = 32, barycenter_samples: int | None = 200,
+                      barycenter_steps: int = 5, rounds: int = 2, trim: float = 0.5, seed: int = 0,
+                      distance_to_centers: DistanceToCenters | None = None, barycenter: Barycenter | None = None) -> np.ndarray:
+    """GW discrepancy of every space to a trimmed barycenter of all of them, shape (n,).
+
+    The barycenter :math:`c` of a content-keyed subset of ``barycenter_samples`` spaces is
+    computed, then ``rounds`` times recomputed from the ``1 - trim`` share of that subset
+    closest to it, so that a minority of outlying spaces (poisons) hardly moves it. The
+    score of space :math:`i` is :math:`GW(X_i, c)`: large for spaces unlike most of the class.
+    """
+    spaces = list(spaces)
+    n = len(spaces)
+    if n < 3:
+        raise ValueError(f"spaces has {n} samples; the GW outlier score needs at least 3 heatmaps of one class")
+    if not 0 <= trim < 1:
+        raise ValueError(f"trim must lie in [0, 1), got {trim}")
+    distance_to_centers = distance_to_centers or _default_distance_to_centers()
+    barycenter = barycenter or _default_barycenter(barycenter_steps)
+    order = np.argsort(content_keys(spaces, seed, "outlier"), kind="stable")
+    members = order if barycenter_samples is None else order[:barycenter_samples]
+    center = barycenter([spaces[i] for i in members], barycenter_size, seed)
+    for _ in range(rounds):
+        d = np.asarray(distance_to_centers([spaces[i] for i in members], [center]))[:, 0]
+        keep = members[np.argsort(d, kind="stable")[:max(2, int(round((1 - trim) * len(members))))]]
+        center = barycenter([spaces[i] for i in keep], barycenter_size, seed)
+    return np.clip(np.asarray(distance_to_centers(spaces, [center]), dtype=np.float64)[:, 0], 0.0, None)
