@@ -26,6 +26,7 @@ prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -33,11 +34,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from poisondetect import detection, report
+from poisondetect import artifacts, detection, report, transport
+from poisondetect.config import stable_hash
 from poisondetect.attacks import THESIS_CORNERS
 from poisondetect.experiments import (
-    THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, clean_experiment, detector_settings,
-    rank_experiment_classes, run_grid, summarize, thesis_comparison, thesis_experiment,
+    THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, class_data, clean_experiment, detect, detector_settings,
+    model_key, rank_experiment_classes, run_grid, summarize, thesis_comparison, thesis_experiment,
 )
 
 #: Every detector of the registry except the raw-pixel baselines.
@@ -50,12 +52,20 @@ def percent_or_none(value: float) -> float | None:
     return None if not np.isfinite(value) else round(100 * float(value), 2)
 
 
-def series_runs(series: str, shares: list[float], seeds: list[int], model: str, corners) -> list[dict]:
-    """Train (or load) and gate every model of one series."""
+def is_trained(exp) -> bool:
+    """Whether the model of ``exp`` is in the cache (the experiment layer would load, not train, it)."""
+    return artifacts.entry_path("models", stable_hash(model_key(exp)), "pt").exists()
+
+
+def series_runs(series: str, shares: list[float], seeds: list[int], model: str, corners, trained_only: bool = False) -> list[dict]:
+    """Train (or load) and gate every model of one series (``trained_only``: only the models in the cache)."""
     runs = []
     for share in shares:
         for seed in seeds:
             exp = thesis_experiment("gtsrb", "quick", share, seed, model, corners)
+            if trained_only and not is_trained(exp):
+                print(f"{series} {100 * share:.0f} % seed {seed}: not trained yet, left out (--trained-only)", flush=True)
+                continue
             gate = backdoor_gate(exp, progress=False)
             runs.append({"series": series, "share": share, "seed": seed, "experiment": exp, **gate})
             print(f"{series} {100 * share:.0f} % seed {seed}: attack success {100 * gate['attack_success']:.1f} %, "
@@ -91,6 +101,79 @@ def class_ranking(runs: list[dict], share: float, methods, settings) -> dict:
     return out
 
 
+#: Points per heatmap space compared by :func:`space_sizes` (the package's detectors use 16).
+SPACE_SIZES = (8, 16, 32, 64)
+
+
+def space_sizes(exp, settings, n_clean: int = 80, n_poison: int = 20) -> list[dict]:
+    """Why HC's spaces keep 16 points: for each cap, the mean pairwise GW within the poisoned maps, within
+    the clean ones and between the groups (a random subsample of the class), and HC on the whole class."""
+    cls = class_data(exp, ClassSelection(split="train"), progress=False)
+    rng = np.random.default_rng(0)
+    sub = np.r_[rng.choice(np.flatnonzero(~cls.is_poison), n_clean, replace=False),
+                rng.choice(np.flatnonzero(cls.is_poison), min(n_poison, int(cls.is_poison.sum())), replace=False)]
+    truth = cls.is_poison[sub]
+    base = settings["gw_kmeans"]
+    positive = np.clip(cls.maps(base.explanation), 0, None).reshape(cls.n, -1)
+    top9 = np.sort(positive, axis=1)[:, -9:].sum(axis=1) / np.maximum(positive.sum(axis=1), 1e-12)
+    print(f"median share of positive relevance in the 9 most relevant pixels: poisoned {np.median(top9[cls.is_poison]):.2f}, "
+          f"clean {np.median(top9[~cls.is_poison]):.2f}", flush=True)
+    rows = []
+    for cap in SPACE_SIZES:
+        hc = dataclasses.replace(base, space=dataclasses.replace(base.space, max_points=cap))
+        D = transport.pairwise_gw(hc.space.spaces(cls.maps(hc.explanation)[sub]), progress=False)
+        within = lambda mask: float(D[np.ix_(mask, mask)][~np.eye(int(mask.sum()), dtype=bool)].mean())  # noqa: E731
+        rates = detection.detection_metrics(cls.is_poison, detect(cls, "gw_kmeans", hc))
+        rows.append({"points": cap, "gw_poison_poison": within(truth), "gw_clean_clean": within(~truth),
+                     "gw_poison_clean": float(D[np.ix_(truth, ~truth)].mean()),
+                     "top9_poison": float(np.median(top9[cls.is_poison])), "top9_clean": float(np.median(top9[~cls.is_poison])),
+                     **{f"hc_{k}": round(100 * float(rates[k]), 2) for k in ("tpr", "tnr", "auroc")}})
+        print(f"spaces of {cap} points: " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items() if k != "points"), flush=True)
+    return rows
+
+
+#: Names of shares and space sizes in LaTeX macros (letters only).
+NUMBER_NAMES = {0.33: "ThirtyThree", 0.15: "Fifteen", 0.10: "Ten", 0.05: "Five", 0.02: "Two",
+                8: "Eight", 16: "Sixteen", 32: "ThirtyTwo", 64: "SixtyFour"}
+#: Detectors quoted in the thesis text, by their macro names.
+QUOTED = {"gw_kmeans": "Hc", "spray_gw": "SprayGw", "spray_euclidean": "Spray", "spectre": "Spectre", "ac_pca": "Ac",
+          "concentration_topk": "Topk", "gw_outlier": "GwOutlier"}
+
+
+def thesis_numbers(results: dict) -> dict[str, str]:
+    """The macros chapter 6 quotes from this run: gate verdicts, quoted detectors' rates, space sizes, ranking."""
+    numbers = {"BenchSeeds": str(len(results["seeds"]))}
+    for series, prefix in (("thesis", "Bench"), ("random window", "BenchWindow")):
+        for share, entry in results["series"][series].items():
+            name = NUMBER_NAMES[float(share)]
+            success = [v for v in entry["attack_success"] if v is not None]
+            numbers[f"{prefix}Asr{name}"] = f"{np.mean(success):.1f}" if success else "n/a"
+            numbers[f"{prefix}Gate{name}"] = f"{sum(entry['gate_passed'])} of {len(entry['gate_passed'])}"
+            if isinstance(entry["detectors"], dict):
+                for method, macro in QUOTED.items():
+                    for key in ("tpr", "tnr", "auroc"):
+                        value = entry["detectors"].get(method, {}).get(f"{key}_mean")
+                        if value is not None:
+                            numbers[f"{prefix}{macro}{key.capitalize()}{name}"] = f"{value:.1f}"
+    for row in results.get("space_sizes", {}).get("rows", [])[:1]:
+        numbers["BenchTopNinePoison"], numbers["BenchTopNineClean"] = f"{row['top9_poison']:.2f}", f"{row['top9_clean']:.2f}"
+    for row in results.get("space_sizes", {}).get("rows", []):
+        name = NUMBER_NAMES[row["points"]]
+        for key, macro in (("gw_poison_poison", "PP"), ("gw_clean_clean", "CC"), ("gw_poison_clean", "PC")):
+            numbers[f"BenchSpace{macro}{name}"] = f"{1000 * row[key]:.2f}"
+        for key in ("tpr", "tnr", "auroc"):
+            numbers[f"BenchSpaceHc{key.capitalize()}{name}"] = f"{row[f'hc_{key}']:.1f}"
+    ranking = results.get("class_ranking")
+    if ranking and ranking["poisoned"]:
+        numbers["BenchRankShare"] = f"{100 * ranking['share']:.0f}"
+        for method in RANKING_METHODS:
+            macro = QUOTED[method]
+            numbers[f"BenchRank{macro}"] = ", ".join(str(v[method]["target_rank"]) for v in ranking["poisoned"].values())
+            numbers[f"BenchCleanFlags{macro}"] = str(sum(len(v[method]["suspicious_classes"]) for v in ranking["clean"].values()))
+        numbers["BenchRankSeeds"] = str(len(ranking["poisoned"]))
+    return numbers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="net", choices=("net", "inception", "vgg16"))
@@ -100,17 +183,20 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(detection.DETECTORS))
     parser.add_argument("--rank-share", type=float, default=0.15,
                         help="share at which all classes are ranked, for the gated models and clean ones (0: skip)")
+    parser.add_argument("--trained-only", action="store_true",
+                        help="leave out the models not in the cache yet (a partial grid, reported as such)")
     args = parser.parse_args()
     unknown = [s for s in args.shares if s not in THESIS_HC_TPR]
     if unknown:
         parser.error(f"the thesis reports no rates for shares {unknown}; choose from {sorted(THESIS_HC_TPR)}")
     start = time.perf_counter()
     settings = detector_settings("quick")
-    runs = series_runs("thesis", args.shares, args.seeds, args.model, THESIS_CORNERS)
-    runs += series_runs("random window", args.window_shares, args.seeds, args.model, None)
+    runs = series_runs("thesis", args.shares, args.seeds, args.model, THESIS_CORNERS, args.trained_only)
+    runs += series_runs("random window", args.window_shares, args.seeds, args.model, None, args.trained_only)
     gated = [run for run in runs if run["passed"]]
     frame = run_grid(gated, args.methods, ClassSelection(split="train"), settings) if gated else pd.DataFrame()
     results = {"benchmark": "thesis_comparison", "dataset": "gtsrb", "model": args.model, "seeds": args.seeds,
+               "runs": [f"{run['series']} {100 * run['share']:.0f} % seed {run['seed']}" for run in runs],
                "training": "10 epochs, one-cycle schedule (peak 3e-3), brightness/contrast jitter 0.4, no geometric augmentation, last epoch kept",
                "inspected": "training-split images of the target class", "series": {}}
     for series in ("thesis", "random window"):
@@ -138,10 +224,15 @@ def main() -> None:
         results["hc_beats_thesis"] = dict(zip(map(str, table["share %"]), table["HC beats thesis"] == "yes"))
         table = table.rename(columns={"share %": f"share % ({args.model}, {len(args.seeds)} seeds, gate passed)"})
         results["table"] = str(report.write_table(table, "bench", "thesis_comparison", "quick", "gtsrb", float_format="{:.2f}"))
+    sized = [run for run in gated if run["series"] == "thesis"]
+    if sized:
+        results["space_sizes"] = {"experiment": f"thesis setting, {100 * sized[-1]['share']:.0f} % poisoned, seed {sized[-1]['seed']}",
+                                  "rows": space_sizes(sized[-1]["experiment"], settings)}
     if args.rank_share:
         results["class_ranking"] = class_ranking(runs, args.rank_share, RANKING_METHODS, settings)
     results["thesis_reported"] = {"hc_tpr": THESIS_HC_TPR, "ac_tpr": THESIS_AC_TPR}
     results["seconds"] = round(time.perf_counter() - start, 1)
+    results["numbers"] = str(report.write_numbers(thesis_numbers(results), "bench_thesis", "quick", "gtsrb"))
     results["load_average_at_end"] = os.getloadavg()
     print(json.dumps(results, indent=1))
 

@@ -167,7 +167,7 @@ ch.save_figure(fig, "spray_euclidean")
 # ## GW k-means with barycenters
 #
 # The heatmap clustering of the thesis compares heatmaps as metric-measure spaces:
-# the pixels holding 99 % of the positive relevance (at most 64 of them) become points
+# the pixels holding 99 % of the positive relevance (at most 16 of them, the most relevant) become points
 # with their relevance as weight and their pixel distances as metric (chapter 4). Two
 # heatmaps are close in the Gromov-Wasserstein sense when their relevance has the same
 # *shape*, wherever it sits in the image. k-means runs on these spaces:
@@ -209,13 +209,13 @@ print(f"converged: {hc.extra['converged']} after {hc.extra['iterations']} rounds
 # ### Which heatmaps GW k-means needs
 #
 # A metric-measure space keeps only the pixels that carry 99 % of the positive
-# relevance (at most 64) and their distances; it forgets where they lie and how much
+# relevance (at most 16) and their distances; it forgets where they lie and how much
 # relevance there is in all. GW k-means can therefore only separate poisoned maps
 # whose *shape* of relevance differs from that of clean maps. The explanation rule
 # decides whether it does. The EpsilonPlusFlat composite passes relevance through the
 # first convolution with the flat rule, which spreads every output's relevance evenly
 # over its 5x5 receptive field: a 3x3 sticker becomes a blurred patch that, among the
-# 64 kept pixels, looks much like a blurred digit. LRP-$\gamma$ keeps it a small, sharp
+# 16 kept pixels, looks much like a blurred digit. LRP-$\gamma$ keeps it a small, sharp
 # spot. The mean pairwise GW discrepancies on a random subsample of the class, within
 # the poisoned maps, within the clean maps and between the two groups, and GW k-means
 # on the whole inspected class, for both rules:
