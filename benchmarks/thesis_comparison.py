@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from poisondetect import artifacts, detection, report, transport
-from poisondetect.config import stable_hash
 from poisondetect.attacks import THESIS_CORNERS
 from poisondetect.experiments import (
     THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, class_data, clean_experiment, detect, detector_settings,
@@ -54,7 +53,7 @@ def percent_or_none(value: float) -> float | None:
 
 def is_trained(exp) -> bool:
     """Whether the model of ``exp`` is in the cache (the experiment layer would load, not train, it)."""
-    return artifacts.entry_path("models", stable_hash(model_key(exp)), "pt").exists()
+    return artifacts.cached_entry("models", model_key(exp), "pt").exists()
 
 
 def series_runs(series: str, shares: list[float], seeds: list[int], model: str, corners, trained_only: bool = False) -> list[dict]:

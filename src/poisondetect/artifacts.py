@@ -61,9 +61,14 @@ def entry_path(kind: str, key: str, ext: str) -> Path:
     return paths.artifacts_dir() / kind / f"{key}.{ext}"
 
 
+def cached_entry(kind: str, config: Any, ext: str, *code: Any) -> Path:
+    """Path of the cache entry of ``config`` and ``code`` (whether or not it exists yet)."""
+    return entry_path(kind, stable_hash(config, *code), ext)
+
+
 def cached_arrays(kind: str, config: Any, compute: Callable[[], dict[str, np.ndarray]], *code: Any) -> dict[str, np.ndarray]:
     """Return ``compute()`` (a dict of arrays), cached as ``.npz`` by the hash of ``config`` and ``code``."""
-    path = entry_path(kind, stable_hash(config, *code), "npz")
+    path = cached_entry(kind, config, "npz", *code)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as stored:
@@ -84,7 +89,7 @@ def cached_torch(kind: str, config: Any, compute: Callable[[], Any], *code: Any)
     """
     import torch
 
-    path = entry_path(kind, stable_hash(config, *code), "pt")
+    path = cached_entry(kind, config, "pt", *code)
     if path.exists():
         try:
             return torch.load(path, weights_only=True, map_location="cpu")
