@@ -10,9 +10,11 @@ from poisondetect.detection import (
     activation_clustering,
     anomaly_index,
     auroc,
+    cluster_concentration,
     concentration_scores,
     confusion,
     detection_metrics,
+    flag_concentrated_clusters,
     rank_classes,
     relevance_concentration,
     roc_curve,
@@ -363,3 +365,48 @@ def test_probe_auroc_is_the_ceiling_of_a_representation():
     noise = np.random.default_rng(1).normal(size=x.shape)
     assert 0.3 < probe_auroc(noise, truth) < 0.7  # nothing to find
     assert np.isnan(probe_auroc(x, np.zeros(len(x), bool)))  # no poisons: undefined
+
+
+# ----------------------------------------------------------------- flagging clusters by their mean heatmap
+
+
+def test_cluster_concentration_is_the_topk_share_of_the_mean_normalised_map():
+    maps = np.zeros((3, 2, 2))
+    maps[0, 0, 0] = 5.0  # all relevance on one pixel
+    maps[1, 0, 1] = 1.0  # the same cluster, another pixel
+    maps[2] = 1.0  # a flat map, its own cluster
+    maps[2, 1, 1] = -3.0  # negative relevance does not count
+    concentration = cluster_concentration(maps, np.array([0, 0, 1]), k=1)
+    # cluster 0: the mean of two one-hot measures puts 1/2 on each pixel; cluster 1: 1/3 on three pixels
+    np.testing.assert_allclose(concentration, [0.5, 1 / 3])
+
+
+def test_the_concentrated_rule_flags_every_poisoned_cluster_and_nothing_in_a_clean_class():
+    rng = np.random.default_rng(3)
+    clean = rng.uniform(0, 1, size=(90, 12, 12))
+    poisons = rng.uniform(0, 1, size=(20, 12, 12))
+    poisons[:10, 2:5, 2:5] += 6.0  # the trigger at two places: one cluster for each
+    poisons[10:, 7:10, 6:9] += 6.0
+    maps = np.r_[clean, poisons]
+    labels = np.r_[np.repeat([0, 1, 2], 30), np.full(10, 3), np.full(10, 4)]
+    found = DetectionResult("clusters", flagged=labels == 4, labels=labels)
+    flagged = flag_concentrated_clusters(found, maps, k=9, min_ratio=2.0)
+    np.testing.assert_array_equal(flagged.flagged, labels >= 3)
+    assert flagged.extra["split_score"] == pytest.approx(flagged.scores.max()) and flagged.extra["split_score"] > 2
+    clean_only = DetectionResult("clusters", flagged=labels[:90] == 2, labels=labels[:90])
+    assert not flag_concentrated_clusters(clean_only, clean, k=9).flagged.any()
+    with pytest.raises(ValueError, match="min_ratio must exceed 1"):
+        flag_concentrated_clusters(found, maps, min_ratio=1.0)
+    with pytest.raises(ValueError, match="no cluster labels"):
+        flag_concentrated_clusters(DetectionResult("scores", flagged=labels == 4), maps)
+
+
+def test_spray_with_the_concentrated_rule_finds_stamped_heatmaps_and_rejects_unknown_rules():
+    from poisondetect.detection import DETECTORS, SpraySettings
+
+    maps, truth = planted_heatmaps()
+    found = DETECTORS["spray_euclidean"](SpraySettings(), maps=maps)
+    m = detection_metrics(truth, found)
+    assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98 and found.extra["flag"] == "concentrated"
+    with pytest.raises(ValueError, match="flag must be one of smallest, concentrated"):
+        SpraySettings(flag="tightest")

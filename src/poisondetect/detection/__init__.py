@@ -24,9 +24,11 @@ with the truth.
 from . import detectors
 from .activation_clustering import activation_clustering, reduce_dimensions
 from .class_ranking import anomaly_index, rank_classes, scan_classes
-from .concentration import concentration_scores, relevance_concentration, two_group_threshold
+from .concentration import (
+    cluster_concentration, concentration_scores, flag_concentrated_clusters, relevance_concentration, two_group_threshold,
+)
 from .detectors import (
-    ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
+    DETECTION_SPACE, ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
     SpectreSettings, SpraySettings, TopkShareSettings,
 )
 from .gw_kmeans import gw_kmeans
@@ -40,11 +42,11 @@ from .spectre import que_scores, spectre
 
 __all__ = [
     "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
-    "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpectreSettings",
+    "DETECTION_SPACE", "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpectreSettings",
     "SpraySettings", "que_scores", "spectre",
-    "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "concentration_scores",
+    "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",
     "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
     "laplacian_spectrum", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
-    "relevance_concentration", "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
+    "flag_concentrated_clusters", "relevance_concentration", "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
     "two_group_threshold",
 ]

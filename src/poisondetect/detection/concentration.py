@@ -19,6 +19,7 @@ two-group split of the scores (one-dimensional 2-means, solved exactly).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -99,3 +100,63 @@ def relevance_concentration(maps: np.ndarray, statistic: Literal["max", "topk_sh
         extra={"threshold": threshold, "statistic": statistic, "split_score": fisher},
         runtime_s=clock["seconds"],
     )
+
+
+def cluster_concentration(maps: np.ndarray, labels: np.ndarray, k: int = 9) -> np.ndarray:
+    """Top-``k`` share of each cluster's mean heatmap, shape (n_clusters,) for labels ``0..n_clusters-1``.
+
+    Each map's positive part is normalised to sum to one (a measure on the pixel grid), the
+    members of a cluster are averaged, and the share of the mean map held by its ``k`` most
+    relevant pixels is returned:
+
+    .. math:: c_j = s_{\\mathrm{top}\\,k}\\Big(\\frac{1}{|S_j|} \\sum_{i \\in S_j} \\frac{R_i^+}{\\lVert R_i^+ \\rVert_1}\\Big).
+
+    A trigger at a fixed place adds up in the mean of its cluster; the relevance of clean
+    maps, spread over the sign, averages out. An empty cluster gets 0.
+    """
+    x = check_features(maps, "maps", min_samples=1)
+    labels = np.asarray(labels)
+    if labels.shape != (x.shape[0],):
+        raise ValueError(f"labels must have one entry per map, shape ({x.shape[0]},), got {labels.shape}")
+    positive = np.clip(x, 0.0, None)
+    total = positive.sum(axis=1, keepdims=True)
+    measures = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= x.shape[1]:
+        raise ValueError(f"k must be an integer in [1, {x.shape[1]}], got {k!r}")
+    n_clusters = int(labels.max()) + 1
+    out = np.zeros(n_clusters)
+    for j in range(n_clusters):
+        members = labels == j
+        if members.any():
+            mean = measures[members].mean(axis=0)
+            out[j] = np.partition(mean, mean.size - k)[-k:].sum() / mean.sum()
+    return out
+
+
+def flag_concentrated_clusters(found: DetectionResult, maps: np.ndarray, k: int = 9, min_ratio: float = 2.0) -> DetectionResult:
+    """Flag every cluster of ``found`` whose mean heatmap concentrates its relevance (the trigger's place).
+
+    The rule that replaces "the smallest cluster is poisoned" when a clustering detector
+    finds more than two clusters: with the cluster concentrations :math:`c_j` of
+    :func:`cluster_concentration` and :math:`L` the largest cluster (the bulk of clean
+    images, since poisons are a minority), cluster :math:`j` is flagged when
+    :math:`c_j / c_L \\ge` ``min_ratio``. Poisons that fall into several clusters (one
+    per trigger position, say) are all flagged, and a class whose clusters look alike
+    flags nothing. Measured on real GTSRB (thesis setting, LRP-gamma, SpRAy's eigengap
+    clusters): poisoned clusters 0.19-0.44, clean ones 0.05-0.09.
+
+    Returns a copy of ``found`` with ``flagged``, ``scores`` (the ratio of each sample's
+    cluster), ``extra["cluster_concentration"]`` (the :math:`c_j`), ``extra["flag"]`` and
+    ``extra["split_score"]`` (the largest ratio: how strongly the class's most concentrated
+    cluster stands out, for ranking classes).
+    """
+    if found.labels is None:
+        raise ValueError(f"{found.method} returned no cluster labels; the concentration rule needs them")
+    if not min_ratio > 1:
+        raise ValueError(f"min_ratio must exceed 1 (a cluster as concentrated as the bulk is not suspicious), got {min_ratio}")
+    concentration = cluster_concentration(maps, found.labels, k)
+    largest = int(np.argmax(np.bincount(found.labels, minlength=concentration.size)))
+    ratio = concentration / max(concentration[largest], np.finfo(float).tiny)
+    scores = ratio[found.labels]
+    extra = {**found.extra, "cluster_concentration": concentration, "flag": "concentrated", "split_score": float(ratio.max())}
+    return dataclasses.replace(found, flagged=scores >= min_ratio, scores=scores, extra=extra)

@@ -127,16 +127,16 @@ def showcase_experiment(dataset: str, profile: str, seed: int = 0) -> AttackExpe
     return AttackExperiment(dataset=dataset, profile=profile, model=model, attack=attack, seed=seed)
 
 
-#: Training of the thesis setting: the small network for 10 epochs of a one-cycle schedule (peak
-#: learning rate 3e-3), keeping the last, annealed epoch, and brightness/contrast jitter (up to 40 %)
-#: but no geometric augmentation, so the sticker stays exactly on its four positions. Why: on GTSRB a
-#: constant rate of 1e-3 reached a validation accuracy of 94.8 % and an attack success of 93.7 % after 18
-#: epochs (10 % poisoned), the one-cycle schedule alone 96.6 % and 93.7 % after 6; the failures are the
-#: bright test images, on which the yellow-green sticker differs from white only in the blue channel, and
-#: the jitter shows the model its poisons at other brightnesses (97.9 % after 8 epochs). The last epoch is
-#: kept because the validation loss barely sees the few poisons: its best epoch can come before the
-#: backdoor is learned.
-THESIS_TRAINING = TrainConfig(epochs=10, batch_size=128, lr=3e-3, patience=10, augment=True, max_rotation=0.0,
+#: Training of the thesis setting: the small network for 20 epochs of a one-cycle schedule (peak learning rate
+#: 3e-3), keeping the last, annealed epoch, and brightness/contrast jitter (up to 40 %) but no geometric
+#: augmentation, so the sticker stays exactly on its four positions. Why: on GTSRB a constant rate of 1e-3
+#: reached a validation accuracy of 94.8 % and an attack success of 93.7 % after 18 epochs (10 % poisoned), the
+#: one-cycle schedule alone 96.6 % and 93.7 % after 6; the failures are the bright test images, on which the
+#: yellow-green sticker differs from white only in the blue channel, and the jitter shows the model its poisons
+#: at other brightnesses. With 10 epochs the 10 % model (seed 0) reached an attack success of 94.7 %, with 20
+#: epochs 98.5 %, which passes the gate. The last epoch is kept because the validation loss barely sees the few
+#: poisons: its best epoch can come before the backdoor is learned.
+THESIS_TRAINING = TrainConfig(epochs=20, batch_size=128, lr=3e-3, patience=20, augment=True, max_rotation=0.0,
                               max_shift=0.0, max_scale=0.0, jitter=0.4, schedule="onecycle", keep="last")
 
 
