@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from poisondetect.detection import (
+    DETECTORS,
+    ACAnalysisSettings,
     DetectionResult,
     activation_clustering,
     anomaly_index,
@@ -22,6 +24,7 @@ from poisondetect.detection import (
     spray,
     two_group_threshold,
 )
+from poisondetect.detection.clusters import kmeans
 from poisondetect.detection.representations import euclidean_distances
 
 
@@ -112,6 +115,7 @@ def _all_detectors():
         "spray_eigengap": lambda: spray(euclidean_distances(points), n_clusters="eigengap"),
         "ac_pca": lambda: activation_clustering(points, method="pca"),
         "ac_ica": lambda: activation_clustering(points, method="ica"),
+        "ac_paper": lambda: DETECTORS["ac_paper"](ACAnalysisSettings(), activations=points),
         "spectral_signatures": lambda: spectral_signatures(points, poison_share=0.1),
         "concentration_max": lambda: relevance_concentration(maps, "max"),
         "concentration_topk": lambda: relevance_concentration(maps, "topk_share", k=9),
@@ -410,3 +414,83 @@ def test_spray_with_the_concentrated_rule_finds_stamped_heatmaps_and_rejects_unk
     assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98 and found.extra["flag"] == "concentrated"
     with pytest.raises(ValueError, match="flag must be one of smallest, concentrated"):
         SpraySettings(flag="tightest")
+
+
+# ----------------------------------------------------------------- Activation Clustering's analyses (Chen et al. 2019)
+
+
+@pytest.mark.parametrize("method", ["pca", "ica"])
+@pytest.mark.parametrize("analysis", ["relative_size", "silhouette"])
+def test_the_size_and_silhouette_analyses_flag_the_planted_cluster(analysis, method):
+    x, truth = planted_points()
+    result = activation_clustering(x, method=method, analysis=analysis)
+    m = detection_metrics(truth, result)
+    assert m["tpr"] >= 0.95 and m["tnr"] >= 0.98 and m["auroc"] > 0.99
+    assert result.extra["class_flagged"] and result.extra["analysis"] == analysis
+    assert sorted(result.extra["cluster_sizes"]) == pytest.approx([0.1, 0.9], abs=0.02)
+    assert result.extra["silhouette"] > 0.10
+
+
+@pytest.mark.parametrize("method", ["pca", "ica"])
+def test_the_silhouette_analysis_calls_one_blob_clean_where_the_smaller_cluster_rule_flags(method):
+    x = np.random.default_rng(0).normal(size=(200, 30))
+    clean = activation_clustering(x, method=method, analysis="silhouette")
+    assert clean.extra["silhouette"] < 0.10
+    assert not clean.extra["class_flagged"] and not clean.flagged.any() and clean.extra["relative_size"] == 0
+    smaller = activation_clustering(x, method=method, analysis="smaller")
+    assert smaller.extra["class_flagged"] and 0 < smaller.extra["relative_size"] <= 0.5
+    np.testing.assert_array_equal(clean.scores, smaller.scores)  # nothing flagged: scored against the smallest cluster
+
+
+def test_relative_size_with_four_clusters_flags_exactly_the_small_blob():
+    rng = np.random.default_rng(0)
+    sizes, centres = [90, 90, 90, 24], 12.0 * np.eye(4, 20)
+    x = np.concatenate([centre + rng.normal(size=(size, 20)) for size, centre in zip(sizes, centres)])
+    truth = np.repeat([False, False, False, True], sizes)
+    found = activation_clustering(x, n_clusters=4, analysis="relative_size", size_threshold=0.15)
+    np.testing.assert_array_equal(found.flagged, truth)
+    assert sorted(found.extra["cluster_sizes"]) == pytest.approx(sorted(np.array(sizes) / sum(sizes)))
+    assert auroc(truth, found.scores) == 1.0
+    # at ART's 0.35 every cluster of four (~30 % each) is a minority: all are flagged, and the scores fall back to the smallest
+    every = activation_clustering(x, n_clusters=4, analysis="relative_size")
+    assert every.flagged.all()
+    np.testing.assert_array_equal(every.scores, found.scores)
+
+
+def test_two_clusters_and_the_smaller_rule_keep_the_margin_scores_of_two_means():
+    x, _ = planted_points(shift=1.0)
+    found = activation_clustering(x, seed=2)
+    labels, centers = kmeans(found.extra["reduced"], 2, seed=2)
+    distances = np.linalg.norm(found.extra["reduced"][:, None, :] - centers[None], axis=2)
+    small = int(np.argmin(np.bincount(labels)))
+    np.testing.assert_array_equal(found.labels, labels)
+    np.testing.assert_array_equal(found.flagged, labels == small)
+    np.testing.assert_allclose(found.scores, distances[:, 1 - small] - distances[:, small], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"analysis": "largest"}, "analysis must be one of smaller, relative_size, silhouette"),
+        ({"n_clusters": 1}, "n_clusters must be an integer >= 2"),
+        ({"n_clusters": 40}, "n_clusters must be at most n - 1 = 39"),
+        ({"size_threshold": 0.0}, "size_threshold must lie in"),
+        ({"size_threshold": 1.0}, "size_threshold must lie in"),
+        ({"silhouette_threshold": 1.5}, "silhouette_threshold must lie in"),
+        ({"silhouette_threshold": -1.5}, "silhouette_threshold must lie in"),
+    ],
+)
+def test_bad_analysis_parameters_raise_errors_naming_them(options, match):
+    x = np.random.default_rng(0).normal(size=(40, 5))
+    with pytest.raises(ValueError, match=match):
+        activation_clustering(x, **options)
+
+
+def test_the_paper_detector_runs_ica_with_the_silhouette_analysis():
+    x, truth = planted_points()
+    found = DETECTORS["ac_paper"](ACAnalysisSettings(), activations=x)
+    assert isinstance(found, DetectionResult) and found.method == "ac_paper"
+    assert found.extra["analysis"] == "silhouette" and found.extra["class_flagged"]
+    assert detection_metrics(truth, found)["tpr"] >= 0.95
+    with pytest.raises(ValueError, match="analysis must be one of"):
+        ACAnalysisSettings(analysis="largest")

@@ -28,7 +28,7 @@ from .concentration import (
     cluster_concentration, concentration_scores, flag_concentrated_clusters, relevance_concentration, two_group_threshold,
 )
 from .detectors import (
-    DETECTION_SPACE, ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
+    DETECTION_SPACE, ACAnalysisSettings, ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
     SpectreSettings, SpraySettings, TopkShareSettings,
 )
 from .gw_kmeans import gw_kmeans
@@ -41,7 +41,7 @@ from .spectral_signatures import spectral_signatures
 from .spectre import que_scores, spectre
 
 __all__ = [
-    "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
+    "ACAnalysisSettings", "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
     "DETECTION_SPACE", "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpectreSettings",
     "SpraySettings", "que_scores", "spectre",
     "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",

@@ -9,6 +9,8 @@ measure of how clearly the class splits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.cluster import KMeans
 
@@ -35,18 +37,20 @@ def smallest_cluster(labels: np.ndarray) -> int:
     return int(values[np.argmin(counts)])
 
 
-def margin_scores(distances_to_centers: np.ndarray, flagged_cluster: int) -> np.ndarray:
+def margin_scores(distances_to_centers: np.ndarray, flagged_clusters: int | Sequence[int]) -> np.ndarray:
     """Suspicion score from distances to the cluster centres, shape (n, k) -> (n,).
 
-    .. math:: s_i = \\min_{c \\neq f} d(x_i, c) - d(x_i, f)
+    .. math:: s_i = \\min_{c \\notin F} d(x_i, c) - \\min_{f \\in F} d(x_i, f)
 
-    where :math:`f` is the flagged cluster: positive scores mean "closer to the
+    where :math:`F` is the flagged cluster (an int) or the flagged clusters (a
+    proper, non-empty subset of the k labels): positive scores mean "closer to a
     flagged centre than to any other", so thresholding at 0 reproduces the
     nearest-centre assignment.
     """
     d = np.asarray(distances_to_centers, dtype=np.float64)
-    others = np.delete(d, flagged_cluster, axis=1)
-    return others.min(axis=1) - d[:, flagged_cluster]
+    flagged = np.atleast_1d(np.asarray(flagged_clusters, dtype=np.int64))
+    others = np.delete(d, flagged, axis=1)
+    return others.min(axis=1) - d[:, flagged].min(axis=1)
 
 
 def silhouette_from_distances(distances: np.ndarray, labels: np.ndarray) -> float:

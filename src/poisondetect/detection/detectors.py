@@ -8,6 +8,7 @@ name                     looks at                                      settings
 ``gw_outlier``           heatmap spaces, GW to the class barycenter    :class:`GWOutlierSettings`
 ``spray_gw``             heatmap spaces, SpRAy on GW distances         :class:`GWSpraySettings`
 ``ac_pca`` / ``ac_ica``  penultimate activations, 2-means              :class:`ClusteringSettings`
+``ac_paper``             activations, ICA 2-means, size + silhouette   :class:`ACAnalysisSettings`
 ``spectral_signatures``  penultimate activations, top singular vector  :class:`SpectralSignaturesSettings`
 ``spectre``              activations, robust whitening + QUE scores    :class:`SpectreSettings`
 ``concentration_max``    raw heatmaps, largest relevance               :class:`MaxRelevanceSettings`
@@ -25,7 +26,7 @@ import numpy as np
 
 from .. import transport
 from . import representations
-from .activation_clustering import activation_clustering
+from .activation_clustering import activation_clustering, check_analysis
 from .concentration import flag_concentrated_clusters, relevance_concentration
 from .gw_kmeans import gw_kmeans, gw_outlier_scores, robust_z
 from .registry import register
@@ -211,6 +212,40 @@ def _ac_pca(settings: ClusteringSettings, activations: np.ndarray) -> DetectionR
           description="Activation Clustering, penultimate layer, FastICA")
 def _ac_ica(settings: ClusteringSettings, activations: np.ndarray) -> DetectionResult:
     return activation_clustering(activations, settings.n_components, "ica", settings.seed)
+
+
+@dataclass(frozen=True)
+class ACAnalysisSettings:
+    """Activation Clustering as its paper runs it (:cite:`chen2019ac`; ART's ``ActivationDefence``).
+
+    ``n_components`` dimensions after the reduction ``method`` (``"ica"``, FastICA
+    as in the paper, or ``"pca"``); ``n_clusters`` clusters of k-means (2 in the
+    paper); ``analysis`` is the rule that flags clusters (``"smaller"``,
+    ``"relative_size"`` or ``"silhouette"``,
+    :func:`~poisondetect.detection.activation_clustering.activation_clustering`):
+    clusters holding less than ``size_threshold`` of the class are poisoned, and
+    with ``"silhouette"`` only when the partition's mean silhouette exceeds
+    ``silhouette_threshold`` (ART's defaults 0.35 and 0.10); ``seed`` seeds the
+    reduction, k-means and the silhouette's subsample.
+    """
+
+    n_components: int = 10
+    method: str = "ica"
+    n_clusters: int = 2
+    analysis: str = "silhouette"
+    size_threshold: float = 0.35
+    silhouette_threshold: float = 0.10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_analysis(self.analysis, self.n_clusters, self.size_threshold, self.silhouette_threshold)
+
+
+@register("ac_paper", label="AC (ICA, size + silhouette)", short="AC-paper", settings=ACAnalysisSettings, inputs=("activations",),
+          description="Activation Clustering as its paper: FastICA, 2-means, relative size and silhouette decide")
+def _ac_paper(settings: ACAnalysisSettings, activations: np.ndarray) -> DetectionResult:
+    return activation_clustering(activations, settings.n_components, settings.method, settings.seed, settings.n_clusters,
+                                 settings.analysis, settings.size_threshold, settings.silhouette_threshold)
 
 
 @dataclass(frozen=True)
