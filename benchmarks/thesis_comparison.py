@@ -42,7 +42,7 @@ from poisondetect.experiments import (
 )
 
 #: Every detector of the registry except the raw-pixel baselines.
-METHODS = ("gw_kmeans", "spray_gw", "gw_outlier", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre",
+METHODS = ("gw_kmeans", "spray_gw", "gw_outlier", "spray_euclidean", "ac_pca", "ac_ica", "ac_paper", "spectral_signatures", "spectre",
            "concentration_max", "concentration_topk")
 
 
@@ -152,7 +152,7 @@ def space_table(rows: list[dict]) -> pd.DataFrame:
 NUMBER_NAMES = {0.33: "ThirtyThree", 0.15: "Fifteen", 0.10: "Ten", 0.05: "Five", 0.02: "Two"}
 #: Detectors quoted in the thesis text, by their macro names.
 QUOTED = {"gw_kmeans": "Hc", "spray_gw": "SprayGw", "spray_euclidean": "Spray", "spectre": "Spectre", "ac_pca": "Ac",
-          "concentration_topk": "Topk", "gw_outlier": "GwOutlier", "concentration_max": "MaxRel"}
+          "concentration_topk": "Topk", "gw_outlier": "GwOutlier", "concentration_max": "MaxRel", "ac_paper": "AcPaper"}
 
 
 def thesis_numbers(results: dict) -> dict[str, str]:
@@ -164,6 +164,9 @@ def thesis_numbers(results: dict) -> dict[str, str]:
             success = [v for v in entry["attack_success"] if v is not None]
             numbers[f"{prefix}Asr{name}"] = f"{np.mean(success):.1f}" if success else "n/a"
             numbers[f"{prefix}Gate{name}"] = f"{sum(entry['gate_passed'])} of {len(entry['gate_passed'])}"
+            probes = [v for v in entry.get("probe_auroc", []) if v is not None]
+            if probes:
+                numbers[f"{prefix}ProbeAuroc{name}"] = f"{np.mean(probes):.1f}"
             if isinstance(entry["detectors"], dict):
                 for method, macro in QUOTED.items():
                     for key in ("tpr", "tnr", "auroc"):
@@ -213,6 +216,9 @@ def main() -> None:
     runs += series_runs("random window", args.window_shares, args.seeds, args.model, None, args.trained_only)
     gated = [run for run in runs if run["passed"]]
     frame = run_grid(gated, args.methods, ClassSelection(split="train"), settings) if gated else pd.DataFrame()
+    for run in gated:  # the ceiling of the activation detectors: a cross-validated linear probe on the same activations
+        cls = class_data(run["experiment"], ClassSelection(split="train"), progress=False)
+        run["probe_auroc"] = detection.probe_auroc(cls.activations(), cls.is_poison)
     results = {"benchmark": "thesis_comparison", "dataset": "gtsrb", "model": args.model, "seeds": args.seeds,
                "runs": [f"{run['series']} {100 * run['share']:.0f} % seed {run['seed']}" for run in runs],
                "training": "20 epochs, one-cycle schedule (peak 3e-3), brightness/contrast jitter 0.4, no geometric augmentation, last epoch kept",
@@ -225,6 +231,7 @@ def main() -> None:
             entry = {"attack_success": [percent_or_none(run["attack_success"]) for run in at],
                      "poisons_learned": [percent_or_none(run["poisons_learned"]) for run in at],
                      "gate_passed": [run["passed"] for run in at]}
+            entry["probe_auroc"] = [percent_or_none(run["probe_auroc"]) for run in at if "probe_auroc" in run]
             rows = frame[(frame["series"] == series) & (frame["share"] == share)] if len(frame) else frame
             if len(rows):
                 summary = summarize(rows, ["method"], ("tpr", "tnr", "auroc")).set_index("method")
