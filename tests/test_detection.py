@@ -416,6 +416,19 @@ def test_spray_with_the_concentrated_rule_finds_stamped_heatmaps_and_rejects_unk
         SpraySettings(flag="tightest")
 
 
+def test_gw_kmeans_with_the_concentrated_rule_flags_the_stamped_cluster():
+    from poisondetect.detection import DETECTORS, GWKMeansSettings, SpaceSettings
+
+    maps, truth = planted_heatmaps(n_clean=40, n_poison=10)
+    settings = GWKMeansSettings(space=SpaceSettings(max_points=16), n_clusters=3, flag="concentrated", max_iter=5, barycenter_size=8)
+    found = DETECTORS["gw_kmeans"](settings, maps=np.clip(maps, 0, None))
+    m = detection_metrics(truth, found)
+    assert found.extra["flag"] == "concentrated" and found.extra["cluster_concentration"].shape == (3,)
+    assert m["tpr"] >= 0.9 and m["tnr"] >= 0.9
+    with pytest.raises(ValueError, match="flag must be one of smallest, tightest, concentrated"):
+        GWKMeansSettings(flag="largest")
+
+
 # ----------------------------------------------------------------- Activation Clustering's analyses (Chen et al. 2019)
 
 

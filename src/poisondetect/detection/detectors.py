@@ -74,14 +74,17 @@ class GWKMeansSettings:
     ``explanation`` makes the maps; the default LRP-gamma keeps a small trigger
     sharp, where EpsilonPlusFlat spreads it over the first layer's 5x5 kernel
     (chapter 05). ``space`` turns maps into spaces; ``n_clusters`` and ``flag``
-    (``"smallest"``, the thesis's rule, or ``"tightest"``) choose the clusters and
-    the one called poisoned. The rest are the rounds, restarts, barycenter points, members and steps, and the seed.
+    (``"smallest"``, the thesis's rule, ``"tightest"``, or ``"concentrated"`` with
+    ``flag_k`` and ``flag_ratio``, see :class:`SpraySettings`) choose the clusters and
+    the ones called poisoned. The rest are the rounds, restarts, barycenter points, members and steps, and the seed.
     """
 
     explanation: str = "gamma"
     space: SpaceSettings = DETECTION_SPACE
     n_clusters: int = 2
     flag: str = "smallest"
+    flag_k: int = 9
+    flag_ratio: float = 2.0
     max_iter: int = 20
     n_init: int = 1
     barycenter_size: int = 32
