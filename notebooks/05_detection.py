@@ -120,7 +120,7 @@ ch.save_figure(fig, "heatmaps")
 #
 # Which clusters are poisoned? With two clusters the thesis's answer is "the smaller
 # one". With the number of clusters read from the spectrum the poisons may form
-# several clusters (on real GTSRB one for each place of the sticker), and the clean
+# several nearly pure clusters, and the clean
 # maps several more. SpRAy's authors looked at each cluster's *mean heatmap*; our
 # rule does this automatically. Each map is normalised to sum to one, the maps of a
 # cluster are averaged, and the cluster's concentration $c_j$ is the share of that mean

@@ -148,7 +148,7 @@ class SpraySettings:
     of the target class): LRP-gamma maps, each normalised to sum to one (a measure on the pixel grid) and
     sum-pooled 2x2, put every poison among poisons (10-nearest-neighbour AUROC 1.00, against 0.87 for GW on
     16-point spaces). ``n_clusters="eigengap"`` lets the spectrum choose, as Lapuschkin et al. (2019) do;
-    the poisons then form one pure cluster per trigger position, and ``flag="concentrated"``
+    the poisons then form several nearly pure clusters (six at 33 %), and ``flag="concentrated"``
     (:func:`~poisondetect.detection.concentration.flag_concentrated_clusters`) flags every cluster whose
     mean map holds ``flag_ratio`` times the top-``flag_k`` share of the largest cluster's. ``"smallest"``
     is the rule of two clusters, which at 33 % poisons split the poisons in half.
