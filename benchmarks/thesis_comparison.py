@@ -116,8 +116,7 @@ def space_sizes(exp, settings, n_clean: int = 80, n_poison: int = 20) -> list[di
                 rng.choice(np.flatnonzero(cls.is_poison), min(n_poison, int(cls.is_poison.sum())), replace=False)]
     truth = cls.is_poison[sub]
     base = settings["gw_kmeans"]
-    positive = np.clip(cls.maps(base.explanation), 0, None).reshape(cls.n, -1)
-    top9 = np.sort(positive, axis=1)[:, -9:].sum(axis=1) / np.maximum(positive.sum(axis=1), 1e-12)
+    top9 = detection.concentration_scores(cls.maps(base.explanation), "topk_share", k=9)
     print(f"median share of positive relevance in the 9 most relevant pixels: poisoned {np.median(top9[cls.is_poison]):.2f}, "
           f"clean {np.median(top9[~cls.is_poison]):.2f}", flush=True)
     rows = []

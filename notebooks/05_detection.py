@@ -49,7 +49,9 @@ import pandas as pd
 
 from poisondetect import data, report
 from poisondetect.config import by_profile
-from poisondetect.detection import affinity_graph, detection_metrics, labels, laplacian_spectrum, normalized_laplacian
+from poisondetect.detection import (
+    affinity_graph, detection_metrics, labels, laplacian_spectrum, normalized_laplacian, relevance_measures,
+)
 from poisondetect.detection.metrics import confusion
 from poisondetect.detection.representations import euclidean_distances, heatmap_features
 from poisondetect.experiments import (
@@ -169,16 +171,14 @@ ch.save_figure(fig, "spray_euclidean")
 # largest cluster. The flagged clusters are framed in red.
 
 # %%
-spray_concentration = spray_result.extra["cluster_concentration"]
-spray_sizes = np.bincount(spray_result.labels, minlength=spray_concentration.size)
-spray_concentration_bulk = spray_concentration[int(np.argmax(spray_sizes))]
-positive_maps = np.clip(cls.maps(spray_settings.explanation), 0, None)
-measures = positive_maps / np.maximum(positive_maps.sum((1, 2), keepdims=True), np.finfo(float).tiny)
-order = np.argsort(-spray_concentration)
+spray_ratio = spray_result.extra["cluster_ratio"]
+spray_maps = cls.maps(spray_settings.explanation)
+measures = relevance_measures(spray_maps).reshape(spray_maps.shape)
+order = np.argsort(-spray_ratio)
 fig, axes = plt.subplots(1, len(order), figsize=(1.1 * len(order), 1.6), squeeze=False)
 for ax, j in zip(axes[0], order):
     members = spray_result.labels == j
-    ratio = spray_concentration[j] / spray_concentration_bulk
+    ratio = spray_ratio[j]
     ax.imshow(measures[members].mean(0), cmap="Reds", vmin=0)
     ax.set_title(f"{members.sum()} maps\n{cls.is_poison[members].sum()} poisoned\nratio {ratio:.1f}", fontsize=6)
     ax.set_xticks([])
@@ -412,7 +412,7 @@ ch.write_numbers({
     "DetectSprayTNR": pct(spray_metrics["tnr"]),
     "DetectSprayTwoTPR": pct(spray_two_metrics["tpr"]),
     "DetectSprayTwoTNR": pct(spray_two_metrics["tnr"]),
-    "DetectSprayFlaggedClusters": int(np.sum(spray_result.extra["cluster_concentration"] / spray_concentration_bulk >= spray_settings.flag_ratio)),
+    "DetectSprayFlaggedClusters": int(np.unique(spray_result.labels[spray_result.flagged]).size),
     "DetectSprayClusters": spray_result.extra["n_clusters"],
     "DetectHcTPR": pct(hc_metrics["tpr"]),
     "DetectHcTNR": pct(hc_metrics["tnr"]),

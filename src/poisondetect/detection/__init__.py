@@ -25,7 +25,8 @@ from . import detectors
 from .activation_clustering import activation_clustering, reduce_dimensions
 from .class_ranking import anomaly_index, rank_classes, scan_classes
 from .concentration import (
-    cluster_concentration, concentration_scores, flag_concentrated_clusters, relevance_concentration, two_group_threshold,
+    cluster_concentration, concentration_scores, flag_concentrated_clusters, relevance_concentration, relevance_measures,
+    topk_share, two_group_threshold,
 )
 from .detectors import (
     DETECTION_SPACE, ACAnalysisSettings, ClusteringSettings, GWKMeansSettings, GWSpraySettings, MaxRelevanceSettings, SpectralSignaturesSettings,
@@ -47,6 +48,7 @@ __all__ = [
     "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",
     "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
     "laplacian_spectrum", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
-    "flag_concentrated_clusters", "relevance_concentration", "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
+    "flag_concentrated_clusters", "relevance_concentration", "relevance_measures", "topk_share",
+    "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
     "two_group_threshold",
 ]

@@ -27,6 +27,25 @@ import numpy as np
 from .result import DetectionResult, check_features, stopwatch
 
 
+def topk_share(x: np.ndarray, k: int) -> np.ndarray:
+    """Share of each row's positive part held by its ``k`` largest entries, shape (n,) from (n, d); 0 for a row
+    without positive entries. ``k`` must lie in [1, d]."""
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= x.shape[1]:
+        raise ValueError(f"k must be an integer in [1, {x.shape[1]}], got {k!r}")
+    positive = np.clip(x, 0.0, None)
+    top = -np.partition(-positive, k - 1, axis=1)[:, :k]
+    total = positive.sum(axis=1)
+    return np.divide(top.sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
+
+
+def relevance_measures(maps: np.ndarray) -> np.ndarray:
+    """Positive part of each map normalised to sum to one (a measure on the pixels), shape (n, d) from (n, H, W)
+    or (n, d); a map without positive relevance stays zero."""
+    positive = np.clip(np.asarray(maps, dtype=np.float64).reshape(len(maps), -1), 0.0, None)
+    total = positive.sum(axis=1, keepdims=True)
+    return np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
+
+
 def concentration_scores(maps: np.ndarray, statistic: Literal["max", "topk_share"] = "max", k: int = 9) -> np.ndarray:
     """Per-map concentration score, shape (n,) from maps of shape (n, H, W) (or (n, d)).
 
@@ -36,12 +55,7 @@ def concentration_scores(maps: np.ndarray, statistic: Literal["max", "topk_share
     if statistic == "max":
         return x.max(axis=1)
     if statistic == "topk_share":
-        if not isinstance(k, (int, np.integer)) or not 1 <= k <= x.shape[1]:
-            raise ValueError(f"k must be an integer in [1, {x.shape[1]}], got {k!r}")
-        positive = np.clip(x, 0.0, None)
-        top = -np.partition(-positive, k - 1, axis=1)[:, :k]
-        total = positive.sum(axis=1)
-        return np.divide(top.sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
+        return topk_share(x, k)
     raise ValueError(f"statistic must be 'max' or 'topk_share', got {statistic!r}")
 
 
@@ -118,19 +132,10 @@ def cluster_concentration(maps: np.ndarray, labels: np.ndarray, k: int = 9) -> n
     labels = np.asarray(labels)
     if labels.shape != (x.shape[0],):
         raise ValueError(f"labels must have one entry per map, shape ({x.shape[0]},), got {labels.shape}")
-    positive = np.clip(x, 0.0, None)
-    total = positive.sum(axis=1, keepdims=True)
-    measures = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= x.shape[1]:
-        raise ValueError(f"k must be an integer in [1, {x.shape[1]}], got {k!r}")
-    n_clusters = int(labels.max()) + 1
-    out = np.zeros(n_clusters)
-    for j in range(n_clusters):
-        members = labels == j
-        if members.any():
-            mean = measures[members].mean(axis=0)
-            out[j] = np.partition(mean, mean.size - k)[-k:].sum() / mean.sum()
-    return out
+    measures = relevance_measures(x)
+    means = np.stack([measures[labels == j].mean(axis=0) if np.any(labels == j) else np.zeros(x.shape[1])
+                      for j in range(int(labels.max()) + 1)])
+    return topk_share(means, k)
 
 
 def flag_concentrated_clusters(found: DetectionResult, maps: np.ndarray, k: int = 9, min_ratio: float = 2.0) -> DetectionResult:
@@ -146,7 +151,8 @@ def flag_concentrated_clusters(found: DetectionResult, maps: np.ndarray, k: int 
     clusters): poisoned clusters 0.19-0.44, clean ones 0.05-0.09.
 
     Returns a copy of ``found`` with ``flagged``, ``scores`` (the ratio of each sample's
-    cluster), ``extra["cluster_concentration"]`` (the :math:`c_j`), ``extra["flag"]`` and
+    cluster), ``extra["cluster_concentration"]`` (the :math:`c_j`), ``extra["cluster_ratio"]``
+    (:math:`c_j / c_L`), ``extra["flag"]`` and
     ``extra["split_score"]`` (the largest ratio: how strongly the class's most concentrated
     cluster stands out, for ranking classes).
     """
@@ -158,5 +164,6 @@ def flag_concentrated_clusters(found: DetectionResult, maps: np.ndarray, k: int 
     largest = int(np.argmax(np.bincount(found.labels, minlength=concentration.size)))
     ratio = concentration / max(concentration[largest], np.finfo(float).tiny)
     scores = ratio[found.labels]
-    extra = {**found.extra, "cluster_concentration": concentration, "flag": "concentrated", "split_score": float(ratio.max())}
+    extra = {**found.extra, "cluster_concentration": concentration, "cluster_ratio": ratio, "flag": "concentrated",
+             "split_score": float(ratio.max())}
     return dataclasses.replace(found, flagged=scores >= min_ratio, scores=scores, extra=extra)
