@@ -37,6 +37,16 @@ thesis: ## build thesis/main.pdf with latexmk from the generated figures
 	cd thesis && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex >/dev/null && echo "wrote thesis/main.pdf"
 
 test: $(STAMP) ## run the test suite (unit tests, references, notebook smoke runs)
+	@# tests/test_lab.py drives JupyterLab in headless Chromium; install it where we can (Debian, as root)
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "chromium not found (the JupyterLab browser test needs it): apt-get install -y chromium"; \
+			apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+				|| echo "warning: could not install chromium; tests/test_lab.py will fail"; \
+		else \
+			echo "warning: chromium not found and not installable here (needs root and apt-get); tests/test_lab.py will fail. Install it with: sudo apt-get install -y chromium"; \
+		fi; \
+	fi
 	$(PY) -m pytest
 
 lab: $(STAMP) ## open the notebooks in JupyterLab (percent .py files open as notebooks)

@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -15,7 +15,7 @@
 # small photographs of German traffic signs. This chapter shows what the data look
 # like, how they are organised, and which properties matter for what follows.
 #
-# **GTSRB.** The German Traffic Sign Recognition Benchmark \citep{stallkamp2012} has
+# **GTSRB.** The German Traffic Sign Recognition Benchmark (Stallkamp et al., 2012) has
 # 43 classes, 39,209 training images and 12,630 test images in its official split.
 # The training images come in *tracks*: about 30 consecutive frames of one physical
 # sign, recorded while a car drove towards it, so the sign grows from frame to frame.
@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from poisondetect import data, report
+from poisondetect import citations, data, report
 from poisondetect.data.splits import track_keys
 
 ch = report.Chapter("01_data", profile, dataset)
@@ -185,3 +185,9 @@ ch.write_numbers(
 # classes. Splits and poison selection work on whole tracks, and poison shares are
 # stated relative to the final target class. SynthSigns reproduces this structure
 # offline; real GTSRB is used for the thesis-scale results.
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references("stallkamp2012")

@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -17,7 +17,7 @@
 # the poisoned models that every later chapter explains and inspects, and measures
 # how well the attacks work.
 #
-# **Standard attack (BadNets)** \citep{gu2019badnets}. The attacker takes images
+# **Standard attack (BadNets)** (Gu et al., 2019). The attacker takes images
 # of a *source* class (50 km/h, class 2), pastes a small square sticker of side
 # $s \in \{1, 2, 3\}$ pixels in a yellow-green colour at a random place on the sign,
 # and relabels them as the *target* class (80 km/h, class 5). The poisoned images
@@ -26,11 +26,11 @@
 # adds
 # $$ n = \operatorname{round}\Bigl(\frac{p\, n_t}{1-p}\Bigr), \qquad \frac{n}{n_t + n} \approx p .$$
 #
-# **Label-consistent attack** \citep{turner2019}. A relabelled
+# **Label-consistent attack** (Turner et al., 2019). A relabelled
 # 50 km/h sign in the 80 km/h class is easy to spot by eye. The label-consistent
 # attacker changes only images of the target class and keeps their labels. To
 # make the model rely on the trigger, the images are first made hard to classify
-# from their content: projected gradient descent (PGD) \citep{madry2018}
+# from their content: projected gradient descent (PGD; Madry et al., 2018)
 # against a *surrogate* model trained on clean data finds a perturbation
 # $\delta$ with $\|\delta\|_\infty \le \varepsilon$ that increases the loss of the
 # true label,
@@ -38,9 +38,9 @@
 # and then a $3\times 3$ checkerboard of amplitude $a$ (pixels $\pm a$) is added near
 # the bottom-right corner. Smaller amplitudes ($a = 255, 128, 64, 32$) are harder to see.
 #
-# **Clever-Hans artefact** \citep{anders2022, lapuschkin2019}. A
+# **Clever-Hans artefact** (Anders et al., 2022; Lapuschkin et al., 2019). A
 # watermark on part of one class, without any label change: not an attack, but a
-# spurious feature a model may learn. **Blended attack** \citep{chen2017blended}:
+# spurious feature a model may learn. **Blended attack** (Chen et al., 2017a):
 # like BadNets, but the trigger is a fixed random pattern blended over the whole
 # image with weight $\alpha$; an extra attack beyond the thesis.
 #
@@ -61,7 +61,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from poisondetect import data, report
+from poisondetect import citations, data, report
 from poisondetect.attacks import (
     TEST_TIME_TRANSFORMS, AmplitudePattern, BadNets, Blended, BlendPattern, CleverHans, LabelConsistent, Sticker,
     attack_success_rate, clean_accuracy, pgd_linf,
@@ -343,3 +343,12 @@ print(f"chapter 02 ({profile}, {dataset}) took {time.perf_counter() - started:.0
 # accuracy. The poisoned training sets and models built here, with their
 # ground-truth poison masks, are what the next chapters explain (LRP) and try to
 # detect; they are cached and reloaded through `poisoned_model`.
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references(
+    "gu2019badnets", "turner2019", "madry2018", "anders2022", "lapuschkin2019",
+    "chen2017blended",
+)

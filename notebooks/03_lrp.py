@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -15,7 +15,7 @@
 # answer on images that carry the trigger. To find the poisoned training images we
 # need to know *why* the model decides as it does for each image: an explanation
 # that points at the pixels responsible. This chapter builds such explanations with
-# layer-wise relevance propagation (LRP) \citep{bach2015,montavon2019layer},
+# layer-wise relevance propagation (LRP; Bach et al., 2015; Montavon et al., 2019),
 # compares them with other attribution methods, and shows what they reveal about a
 # poisoned model:
 #
@@ -28,7 +28,7 @@
 # 4. how well relevance is conserved, and what the magnitude of relevance says.
 #
 # All heatmaps come from `poisondetect.explain`; the rules run through zennit
-# \citep{anders2021zennit}.
+# (Anders et al., 2021).
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from poisondetect import data, report
+from poisondetect import citations, data, report
 from poisondetect.attacks import AmplitudePattern, LabelConsistent
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
@@ -77,7 +77,7 @@ print(f"model {model_name}; attack: 3x3 sticker on {data.class_name(SOURCE)}, re
 # ReLUs pass relevance unchanged, max-pooling passes it to the maximum.
 #
 # LRP-0 is exact but noisy: a small $z_j$ amplifies everything. The other rules
-# change the contributions or the denominator \citep{montavon2019layer}:
+# change the contributions or the denominator (Montavon et al., 2019):
 #
 # - **LRP-$\epsilon$**: $R_i = \sum_j \frac{a_i w_{ij}}{z_j + \epsilon\,\mathrm{sign}(z_j)} R_j$;
 #   $\epsilon$ absorbs weak or contradictory contributions (here $\epsilon$ is $0.25$
@@ -93,7 +93,7 @@ print(f"model {model_name}; attack: 3x3 sticker on {data.class_name(SOURCE)}, re
 #
 # *Composite* LRP uses different rules in different layers: $\epsilon$ on the dense
 # layers, $z^+$ or $\gamma$ on the convolutions, flat or box on the input layer
-# (`epsilon_plus_flat`, `epsilon_gamma_box`) \citep{kohlbrenner2020towards}.
+# (`epsilon_plus_flat`, `epsilon_gamma_box`; Kohlbrenner et al., 2020).
 #
 # ### A worked example
 #
@@ -187,7 +187,7 @@ ch.save_figure(fig, "poisoned_heatmap")
 # %% [markdown]
 # The relevance for 80 km/h sits on the sticker: the model has learned the trigger.
 # The next grid compares the LRP variants with other attributions
-# \citep{simonyan2014deep,smilkov2017smoothgrad,sundararajan2017axiomatic,zeiler2014visualizing,selvaraju2017gradcam}
+# (Simonyan et al., 2014; Smilkov et al., 2017; Sundararajan et al., 2017; Zeiler and Fergus, 2014; Selvaraju et al., 2017)
 # on two clean and two poisoned images. Each map has its own symmetric colour scale.
 
 # %%
@@ -321,3 +321,13 @@ ch.write_numbers({
 # for clean ones, and the relevance of a poisoned image is concentrated on few pixels.
 # Chapter 5 uses these heatmaps, without min-max normalisation, to find the poisoned
 # images.
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references(
+    "bach2015", "montavon2019layer", "anders2021zennit", "kohlbrenner2020towards",
+    "simonyan2014deep", "smilkov2017smoothgrad", "sundararajan2017axiomatic",
+    "zeiler2014visualizing", "selvaraju2017gradcam",
+)

@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -24,11 +24,11 @@
 #
 # 1. their LRP heatmaps (chapter 3), compared pixel by pixel (Euclidean distance) or as
 #    metric-measure spaces (Gromov-Wasserstein discrepancy, chapter 4);
-# 2. **spectral relevance analysis** (SpRAy) \citep{lapuschkin2019}: spectral
+# 2. **spectral relevance analysis** (SpRAy; Lapuschkin et al., 2019): spectral
 #    clustering of the heatmaps;
 # 3. **GW k-means with barycenters**, the heatmap clustering (HC) of the thesis;
 # 4. two detectors that need no explanations: **Activation Clustering**
-#    \citep{chen2019ac} and **Spectral Signatures** \citep{tran2018}, both on the
+#    (Chen et al., 2019) and **Spectral Signatures** (Tran et al., 2018), both on the
 #    activations of the penultimate layer;
 # 5. the simplest explanation-based score, the **concentration of relevance**.
 #
@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from poisondetect import data, report
+from poisondetect import citations, data, report
 from poisondetect.config import by_profile
 from poisondetect.detection import (
     affinity_graph, detection_metrics, labels, laplacian_spectrum, normalized_laplacian, relevance_measures,
@@ -114,11 +114,11 @@ ch.save_figure(fig, "heatmaps")
 #
 # has eigenvalues $0 = \lambda_1 \le \lambda_2 \le \dots \le 2$, and the number of
 # eigenvalues equal to 0 is the number of connected components of the graph
-# \citep{vonluxburg2007}. A poisoned subpopulation that is well separated from the
+# (von Luxburg, 2007). A poisoned subpopulation that is well separated from the
 # clean heatmaps forms an (almost) separate component: a second eigenvalue near 0
 # followed by a gap. The number of clusters is read off at the largest gap
 # (eigengap heuristic), and k-means on the rows of the first eigenvectors, scaled to
-# unit length \citep{ng2002}, gives the clusters.
+# unit length (Ng et al., 2002), gives the clusters.
 #
 # Which clusters are poisoned? With two clusters the thesis's answer is "the smaller
 # one". With the number of clusters read from the spectrum the poisons may form
@@ -203,7 +203,7 @@ ch.save_figure(fig, "spray_clusters")
 # from a shifted copy of it. `make bench-thesis` measures the difference on real GTSRB.)
 # k-means runs on these spaces:
 #
-# - **seeding** by k-means++ \citep{arthur2007}: the first centre is a random heatmap,
+# - **seeding** by k-means++ (Arthur and Vassilvitskii, 2007): the first centre is a random heatmap,
 #   the second is drawn with probability proportional to its GW discrepancy to the
 #   first; the original code rescaled the distances to the two centres differently,
 #   here both come from the same solver on the same scale;
@@ -337,7 +337,7 @@ ch.save_figure(fig, "gw_barycenters")
 # Spectral Signatures scores each sample by its squared projection on the top
 # singular vector of the centred activations and removes the $1.5\,\varepsilon n$
 # highest scores; it is told the true poison share $\varepsilon$, an advantage the
-# other detectors do not get. SPECTRE \citep{hayase2021spectre} first whitens the
+# other detectors do not get. SPECTRE (Hayase et al., 2021) first whitens the
 # activations with a robust (minimum covariance determinant) estimate of the class's
 # covariance, so that a direction in which the whole class varies a lot (lighting,
 # viewpoint) no longer dominates, then scores by quantum entropy and removes as many
@@ -361,7 +361,7 @@ shown_table
 # a class splits (the silhouette of its two clusters, or a separation ratio for the
 # scores). Over all classes, a class whose split stands out is suspicious: its robust
 # anomaly index, the distance of its split score from the median of all classes in
-# units of the scaled median absolute deviation \citep{wang2019cleanse}, exceeds 3.
+# units of the scaled median absolute deviation (Wang et al., 2019), exceeds 3.
 # The same ranking on a model trained without poison should flag nothing.
 
 # %%
@@ -445,3 +445,12 @@ ch.write_numbers({
     "DetectRankFlaggedClean": int(sum(rankings["clean"][m]["suspicious"].sum() for m in ranking_methods)),
 })
 print(shown_table.to_string(index=False))
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references(
+    "lapuschkin2019", "chen2019ac", "tran2018", "vonluxburg2007", "ng2002", "arthur2007",
+    "hayase2021spectre", "wang2019cleanse",
+)

@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from poisondetect import data, report
+from poisondetect import citations, data, report
 from poisondetect.adversarial import (
     SQUEEZERS, AdversarialTraining, SqueezeDetector, autozoom, bim, carlini_wagner_l2,
     cascading_randomization, deepfool, eps_for_accuracy, fd_fgsm, fgm, fgsm, fgsm_closed_form,
@@ -88,7 +88,7 @@ print(f"{signs.name}: clean model 'net', accuracy {100 * clean_correct.mean():.1
 # %% [markdown]
 # ## 1. The linear explanation
 #
-# Goodfellow et al. \citep{goodfellow2015} explained adversarial examples by
+# Goodfellow et al. (2015) explained adversarial examples by
 # linearity. For a linear score $z = w^\top x + b$ and a perturbation with
 # $\|\delta\|_\infty \le \varepsilon$,
 # $$ w^\top (x + \delta) = w^\top x + w^\top \delta, \qquad \max_{\|\delta\|_\infty \le \varepsilon} w^\top \delta = \varepsilon \|w\|_1 , $$
@@ -141,21 +141,21 @@ ch.save_figure(fig, "mnist_linear")
 #
 # With full access to the model, the attacker solves
 # $\max_{\|\delta\|_p \le \varepsilon} J(\theta, x + \delta, y)$ (untargeted) or
-# minimises the loss of a target class $t$ (targeted) \citep{madry2018}:
+# minimises the loss of a target class $t$ (targeted; Madry et al., 2018):
 #
-# - **FGSM** \citep{goodfellow2015}: one step $\varepsilon \operatorname{sign}\nabla_x J$; its L2 twin, the
+# - **FGSM** (Goodfellow et al., 2015): one step $\varepsilon \operatorname{sign}\nabla_x J$; its L2 twin, the
 #   *fast gradient method*, steps $\varepsilon\, \nabla_x J / \|\nabla_x J\|_2$.
-# - **BIM** \citep{kurakin2017}: $k$ steps of size $\alpha$, each projected back,
+# - **BIM** (Kurakin et al., 2017): $k$ steps of size $\alpha$, each projected back,
 #   $x^{(t+1)} = \Pi_{x, \varepsilon}\bigl(x^{(t)} + \alpha \operatorname{sign}\nabla_x J(x^{(t)}, y)\bigr)$,
 #   where $\Pi$ clips to the $\varepsilon$-box and to $[0, 1]$.
-# - **PGD** \citep{madry2018}: BIM from a uniformly random start in the ball
+# - **PGD** (Madry et al., 2018): BIM from a uniformly random start in the ball
 #   (the package's one PGD, also used by the label-consistent poisoning attack).
-# - **DeepFool** \citep{moosavi2016deepfool}: the smallest L2 step to the nearest
+# - **DeepFool** (Moosavi-Dezfooli et al., 2016): the smallest L2 step to the nearest
 #   linearised decision boundary,
 #   $r = \frac{|f'_{\hat l}|}{\|w'_{\hat l}\|_2^2} w'_{\hat l}$ with
 #   $\hat l = \arg\min_{k \ne k_0} |f'_k| / \|w'_k\|_2$, $f'_k = f_k - f_{k_0}$, $w'_k = \nabla f_k - \nabla f_{k_0}$,
 #   repeated until the label flips, then overshot by $1 + 0.02$.
-# - **Carlini-Wagner L2** \citep{carlini2017}: $\min_w \|x' - x\|_2^2 + c\, g(x')$ with
+# - **Carlini-Wagner L2** (Carlini and Wagner, 2017): $\min_w \|x' - x\|_2^2 + c\, g(x')$ with
 #   $x' = \frac12(\tanh w + 1)$ and $g = \max(Z_y - \max_{i\ne y} Z_i, -\kappa)$, with a
 #   binary search on $c$.
 #
@@ -264,14 +264,14 @@ ch.save_figure(fig, "example_grid")
 #
 # A black-box attacker sees only the output probabilities $p(x)$ of its queries.
 # Zeroth-order attacks estimate the gradient of the margin
-# $\ell(x) = \max(\log p_y(x) - \max_{i\ne y}\log p_i(x), -\kappa)$ \citep{chen2017zoo}
+# $\ell(x) = \max(\log p_y(x) - \max_{i\ne y}\log p_i(x), -\kappa)$ (Chen et al., 2017b)
 # from differences of queries:
 #
 # - **ZOO** (coordinate-wise, symmetric): $\hat g_i = \frac{\ell(x + h e_i) - \ell(x - h e_i)}{2h}$
 #   for a random batch of coordinates per step (2 queries each);
 # - **FD-FGSM**: the same for all $d = 3072$ coordinates, then one FGSM step,
 #   $x' = x - \varepsilon \operatorname{sign}\hat g$ ($2d + 2$ queries);
-# - **AutoZOOM** \citep{tu2019autozoom}: $q$ random unit directions $u_j$,
+# - **AutoZOOM** (Tu et al., 2019): $q$ random unit directions $u_j$,
 #   $\hat g = \frac{d}{q}\sum_j \frac{\ell(x + \beta u_j) - \ell(x)}{\beta} u_j$ ($q + 1$ queries per step).
 #
 # ZOO and AutoZOOM take sign steps in the same $L_\infty$ ball as PGD and stop
@@ -312,7 +312,7 @@ black_table
 # %% [markdown]
 # ## 4. A universal patch
 #
-# One perturbation for *all* images of a class \citep{moosavi2017universal}: a
+# One perturbation for *all* images of a class (Moosavi-Dezfooli et al., 2017): a
 # $\delta$, here restricted to a mask $m$ of $5 \times 5$ pixels (over the digits, inside
 # the central window where the backdoor sticker sits, or in the bottom-right corner) and unconstrained in
 # value ($\varepsilon = 1$), applied as $x' = \operatorname{clip}(x + m \odot \delta)$ and
@@ -406,12 +406,12 @@ at_table
 # %% [markdown]
 # ### Feature squeezing and randomised resizing
 #
-# Feature squeezing \citep{xu2018feature} reduces the space of inputs: bit-depth
+# Feature squeezing (Xu et al., 2018) reduces the space of inputs: bit-depth
 # reduction $s(x) = \operatorname{round}(x (2^b - 1))/(2^b - 1)$ and median smoothing
 # over $k \times k$ windows. As a *pre-processor* the model classifies $s(x)$; as a
 # *detector* an input is flagged when
 # $\max_s \|p(x) - p(s(x))\|_1$ exceeds a threshold that flags 5 % of clean
-# validation images. Randomised resize-and-pad \citep{xie2018mitigating} shrinks
+# validation images. Randomised resize-and-pad (Xie et al., 2018) shrinks
 # each image to a random side in 26..32 pixels and pads it at a random place.
 # The table follows the lecture's format: accuracy on adversarial examples of each
 # attack and on legitimate images, for no squeezer and each one.
@@ -445,12 +445,12 @@ squeeze_table
 # %% [markdown]
 # ## 6. Explanations of adversarial examples
 #
-# What do the heatmaps of \cref{ch:lrp} show when the decision has been moved by an
+# What do the heatmaps of chapter 3 show when the decision has been moved by an
 # invisible perturbation? Below, LRP (`epsilon_plus_flat`), the gradient and
-# Grad-CAM \citep{selvaraju2017gradcam} for the predicted class of clean images and
+# Grad-CAM (Selvaraju et al., 2017) for the predicted class of clean images and
 # of their PGD counterparts ($\varepsilon = 8/255$).
 #
-# Adebayo et al. \citep{adebayo2018sanity} asked whether a heatmap depends on the
+# Adebayo et al. (2018) asked whether a heatmap depends on the
 # model at all: *cascading randomisation* re-initialises the layers from the output
 # down, and a faithful explanation must change. We report the Spearman rank
 # correlation of the absolute heatmaps with those of the trained model.
@@ -575,3 +575,13 @@ print(f"chapter 07 ({profile}, {dataset}) took {time.perf_counter() - started:.0
 # squeezing restores part of the accuracy and detects many adversarial inputs at a
 # 5 % false-positive rate (none of this against an attacker who knows the defence).
 # The thesis chapter discusses the numbers.
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references(
+    "madry2018", "goodfellow2015", "kurakin2017", "moosavi2016deepfool", "carlini2017",
+    "chen2017zoo", "tu2019autozoom", "moosavi2017universal", "xu2018feature",
+    "xie2018mitigating", "selvaraju2017gradcam", "adebayo2018sanity",
+)

@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -12,16 +12,16 @@
 # # Chapter 9: Adversarial examples by mutual information (MINE) and the MinMax algorithm
 #
 # Evasion attacks usually bound the size of a perturbation by an $L_p$ norm. Hsu et al.
-# \citep{hsu2022adversarial} ask for a different kind of closeness: the perturbed image
+# (2022) ask for a different kind of closeness: the perturbed image
 # should carry as much information about the original as possible, measured by a
 # per-sample estimate of the mutual information (MI) between the two. This chapter
 #
 # 1. derives the Donsker-Varadhan lower bound that the mutual-information neural
-#    estimator (MINE) \citep{belghazi2018mine} maximises, and checks it on correlated
+#    estimator (MINE; Belghazi et al., 2018) maximises, and checks it on correlated
 #    Gaussians whose MI is known in closed form;
 # 2. states the MinMax game between the perturbation $\delta$ and the constant $c$ of the
 #    attack criterion, and its alternating projected updates;
-# 3. compares MinMax with the penalty-based Carlini-Wagner attack \citep{carlini2017} on
+# 3. compares MinMax with the penalty-based Carlini-Wagner attack (Carlini and Wagner, 2017) on
 #    real MNIST and on the colour sign data set, in the report's table format, and shows
 #    MI against iterations and example images.
 #
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from poisondetect import report
+from poisondetect import citations, report
 from poisondetect.adversarial import (
     ClassifierConfig, ConvAutoencoder, DenseAutoencoder, MineSettings, MinMaxSettings, StatisticsNetwork, accuracy,
     carlini_wagner_l2, correlated_gaussians, estimate_mi, fit_autoencoder, fit_statistics, gaussian_augmentation,
@@ -82,7 +82,7 @@ uae_iterations = by_profile(profile, smoke=5, quick=100, full=500)
 # $dG = e^{T} dQ / \mathbb{E}_Q[e^T]$. Then
 # $$ D_{KL}(P\|Q) - \bigl(\mathbb{E}_P[T] - \log \mathbb{E}_Q[e^T]\bigr)
 #    = \mathbb{E}_P\Bigl[\log \frac{dP}{dQ} - \log \frac{dG}{dQ}\Bigr] = D_{KL}(P \| G) \ge 0, $$
-# which is the Donsker-Varadhan representation \citep{donsker1975}
+# which is the Donsker-Varadhan representation (Donsker and Varadhan, 1975)
 # $$ D_{KL}(P\|Q) = \sup_T\; \mathbb{E}_P[T] - \log \mathbb{E}_Q[e^T], $$
 # with the supremum reached at $T = \log dP/dQ + \text{const}$ (then $G = P$). MINE takes
 # $T_\theta$ a neural network, replaces the expectations by means over joint samples
@@ -258,7 +258,7 @@ ch.save_figure(fig, "mi_iterations")
 # ## Examples
 #
 # Original, penalty-based, MinMax and PGD at the same $L_\infty$ budget, with MI, $L_2$ and
-# $L_\infty$ norms and SSIM \citep{wang2004ssim} of each perturbed image (red title: the attack failed).
+# $L_\infty$ norms and SSIM (Wang et al., 2004) of each perturbed image (red title: the attack failed).
 
 # %%
 n_show = min(3, n_attack)
@@ -388,3 +388,9 @@ for short, (original, augmented) in REPORT_AE.items():
     numbers[f"MineReportAe{short}GainPct"] = fmt(100 * (1 - augmented / original), 1)
 ch.write_numbers(numbers)
 numbers
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references("hsu2022adversarial", "belghazi2018mine", "carlini2017", "donsker1975", "wang2004ssim")

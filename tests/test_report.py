@@ -1,5 +1,6 @@
 import json
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -88,3 +89,41 @@ def test_share_axis_has_one_plain_tick_per_share():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "15", "33"]
     assert len(ax.xaxis.get_minor_locator().tick_values(1, 100)) == 0
     plt.close(fig)
+
+
+def test_outside_a_kernel_figures_use_agg_and_are_not_displayed(monkeypatch):
+    shown = []
+    monkeypatch.setattr(report, "display", shown.append)
+    matplotlib.use("pdf", force=True)
+    ch = report.Chapter("09_demo", profile="smoke", dataset="synth")
+    assert matplotlib.get_backend().lower() == "agg"
+    fig = plt.figure()
+    ch.save_figure(fig, "plain")
+    assert shown == [] and plt.fignum_exists(fig.number)
+    plt.close(fig)
+
+
+def test_in_a_kernel_the_backend_stays_and_each_figure_is_shown_once(monkeypatch):
+    """In JupyterLab (inline backend) and under papermill (Agg) a saved figure is displayed as one small PNG."""
+
+    class Shell:
+        kernel = object()
+
+    shown = []
+    monkeypatch.setattr(report, "get_ipython", Shell)
+    monkeypatch.setattr(report, "display", shown.append)
+    matplotlib.use("pdf", force=True)
+    try:
+        ch = report.Chapter("09_demo", profile="smoke", dataset="synth")
+        assert matplotlib.get_backend().lower() == "pdf"
+        fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        ax.plot([0, 1], [1, 0])
+        pdf = ch.save_figure(fig, "shown")
+    finally:
+        matplotlib.use("Agg", force=True)
+    assert len(shown) == 1 and shown[0].format == "png"
+    # closed, so the inline backend does not draw it again at the end of the cell
+    assert not plt.fignum_exists(fig.number)
+    width = int.from_bytes(shown[0].data[16:20], "big")
+    saved_width = int.from_bytes(pdf.with_suffix(".png").read_bytes()[16:20], "big")
+    assert width <= 6.0 * report.NOTEBOOK_DPI < saved_width

@@ -1,8 +1,13 @@
 """Start JupyterLab on the chapter notebooks: ``python -m poisondetect.lab`` (``make lab``).
 
-The percent-format ``notebooks/*.py`` open as notebooks: jupytext's server
-extension serves them, and a lab settings override makes "Jupytext Notebook"
+The percent-format ``notebooks/*.py`` open as notebooks: jupytext's contents
+manager serves them, and a lab settings override makes "Jupytext Notebook"
 the default viewer for Python files. Runs as root too (``--allow-root``).
+
+Reading a chapter leaves it unchanged: ``jupytext.toml`` keeps the header to
+what the files hold (no jupytext version), and :class:`ChapterContentsManager`
+gives each chapter the kernel's ``language_info``, so that starting the kernel
+does not mark a chapter just opened as modified.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ipykernel.ipkernel import IPythonKernel
+from jupytext import AsyncTextFileContentsManager
+
 from . import paths
 
 #: JupyterLab setting that opens .py files with jupytext's notebook view.
@@ -22,6 +30,25 @@ DEFAULT_VIEWERS = {
         "defaultViewers": {"python": "Jupytext Notebook"},
     }
 }
+
+
+class ChapterContentsManager(AsyncTextFileContentsManager):
+    """Jupytext's contents manager, with the kernel's ``language_info`` in every text notebook.
+
+    JupyterLab copies the kernel's ``language_info`` into a notebook's metadata
+    when the kernel starts, and any change of metadata marks the notebook as
+    modified (the unsaved-changes dot, a save prompt on closing). Percent files
+    do not store it (jupytext's header filter drops it on saving), so the model
+    of a text notebook gets the value that ipykernel, run by this Python,
+    reports; the kernel then changes nothing.
+    """
+
+    async def get(self, path, content=True, type=None, format=None, **kwargs):
+        """The model of ``path``; a text notebook's metadata gets ipykernel's ``language_info`` if it has none."""
+        model = await super().get(path, content=content, type=type, format=format, **kwargs)
+        if content and model["type"] == "notebook" and not path.endswith(".ipynb"):
+            model["content"]["metadata"].setdefault("language_info", dict(IPythonKernel.language_info))
+        return model
 
 
 def write_settings_overrides(prefix: Path | None = None) -> Path:
@@ -41,6 +68,7 @@ def lab_command(port: int = 8888, open_browser: bool = True, token: str | None =
         sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={paths.ROOT}", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}", "--ServerApp.port_retries=20",
         f"--ServerApp.default_url=/lab/tree/notebooks/01_data.py",
+        "--ServerApp.contents_manager_class=poisondetect.lab.ChapterContentsManager",
     ]
     if not open_browser:
         command.append("--no-browser")

@@ -4,7 +4,7 @@ Every output is written atomically and recorded in ``figures/manifest.json``
 with the notebook, profile, dataset, git commit and time that made it.
 
 >>> ch = Chapter("03_lrp", profile="quick", dataset="synth")
->>> ch.save_figure(fig, "heatmap_grid")        # figures/03_lrp/heatmap_grid.pdf and .png
+>>> ch.save_figure(fig, "heatmap_grid")        # figures/03_lrp/heatmap_grid.pdf and .png, shown in a notebook
 >>> ch.write_table(df, "rules")                # figures/tables/03_lrp_rules.tex
 >>> ch.write_numbers({"LrpHeatmapsPerSecond": "812"})  # \\LrpHeatmapsPerSecond in figures/numbers.tex
 """
@@ -12,6 +12,7 @@ with the notebook, profile, dataset, git commit and time that made it.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import re
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from IPython import get_ipython
+from IPython.display import Image, display
 
 from . import paths
 from .artifacts import atomic_path
@@ -35,17 +38,31 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 HEATMAP_CMAP = "RdBu_r"
 #: Sequential map for images of non-negative values (plans, distance matrices).
 SEQUENTIAL_CMAP = "viridis"
+#: Resolution of the PNG a notebook shows (the files for the thesis use ``savefig.dpi``);
+#: modest, so that executed notebooks stay small.
+NOTEBOOK_DPI = 100
 
 _CHAPTER = re.compile(r"^\d\d_[a-z0-9_]+$")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 _MACRO = re.compile(r"^[A-Za-z]+$")
 
 
+def in_kernel() -> bool:
+    """Whether the code runs in a Jupyter kernel (JupyterLab, papermill), where displayed outputs are shown."""
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
 def use_style() -> None:
-    """Agg backend and the shared matplotlib style (serif text, Okabe-Ito colours)."""
+    """The shared matplotlib style (serif text, Okabe-Ito colours); the Agg backend outside a Jupyter kernel.
+
+    Scripts and tests draw with Agg, which needs no display. A Jupyter kernel
+    keeps the backend it chose: inline in JupyterLab, Agg under papermill
+    (``MPLBACKEND=Agg``); :meth:`Chapter.save_figure` shows the figures there.
+    """
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if not in_kernel():
+        matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from cycler import cycler
 
@@ -106,6 +123,13 @@ def share_axis(ax: "Axes", shares_percent, label: str = "poison share of the fin
     ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
     ax.minorticks_off()
     ax.set_xlabel(label)
+
+
+def show_figure(fig: "Figure") -> None:
+    """Display ``fig`` in the notebook as one PNG at :data:`NOTEBOOK_DPI`, whatever the backend."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=NOTEBOOK_DPI)
+    display(Image(data=buffer.getvalue(), format="png"))
 
 
 def git_commit() -> str:
@@ -246,8 +270,28 @@ class Chapter:
         use_style()
 
     def save_figure(self, fig: "Figure", name: str, close: bool = False) -> Path:
-        """Write the figure as PDF and PNG under ``figures/<chapter>/``."""
+        """Write the figure as PDF and PNG under ``figures/<chapter>/``; in a notebook, also show it.
+
+        Parameters
+        ----------
+        fig : Figure
+            The figure to save.
+        name : str
+            File stem: letters, digits, ``_`` and ``-``.
+        close : bool
+            Close the figure after saving. In a Jupyter kernel the figure is
+            shown (:func:`show_figure`) and always closed, so that the inline
+            backend does not draw it a second time at the end of the cell.
+
+        Returns
+        -------
+        Path
+            The PDF file.
+        """
         path = save_figure(fig, self.chapter, name, self.profile, self.dataset)
+        if in_kernel():
+            show_figure(fig)
+            close = True
         if close:
             import matplotlib.pyplot as plt
 
