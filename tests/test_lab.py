@@ -52,3 +52,10 @@ def test_lab_serves_percent_notebook_as_notebook():
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_in_jupyter_frontend_follows_the_servers_session_variable(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert not lab.in_jupyter_frontend()
+    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/04_optimal_transport.py")
+    assert lab.in_jupyter_frontend()
