@@ -274,3 +274,10 @@ def _run_to_first_figure(browser: Chromium, path: str, chapter: Path) -> None:
     images = browser.wait_for(_js(_PANEL + """return w.content.widgets[figure].node.querySelectorAll(
         '.jp-OutputArea-output img[src^="data:image/png"]').length;""", path=path, figure=figure), f"{path}'s figure")
     assert images == 1, f"{path}: the figure is shown {images} times"
+
+
+def test_in_jupyter_frontend_follows_the_servers_session_variable(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert not lab.in_jupyter_frontend()
+    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/04_optimal_transport.py")
+    assert lab.in_jupyter_frontend()

@@ -79,6 +79,17 @@ def lab_command(port: int = 8888, open_browser: bool = True, token: str | None =
     return command
 
 
+def in_jupyter_frontend() -> bool:
+    """Whether this kernel was started by a Jupyter server (JupyterLab or Notebook), so widgets can show.
+
+    A Jupyter server gives each kernel it starts the environment variable
+    ``JPY_SESSION_NAME`` (the notebook's path); papermill, ``make figures`` and
+    the tests start kernels without a server, so notebooks skip their
+    interactive cells there.
+    """
+    return bool(os.environ.get("JPY_SESSION_NAME"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m poisondetect.lab", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8888)

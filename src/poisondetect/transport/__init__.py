@@ -13,7 +13,8 @@ Modules: :mod:`.spaces` (metric-measure spaces, heatmap -> space, padding),
 :mod:`.sinkhorn` (entropic OT), :mod:`.exact` (POT's exact OT, Wasserstein
 between heatmaps), :mod:`.gromov` (GW: POT's exact solver and our batched
 entropic solver), :mod:`.engine` (many pairs), :mod:`.barycenter`,
-:mod:`.examples` (relevance-like stand-in maps made from images).
+:mod:`.examples` (relevance-like stand-in maps made from images), :mod:`.teaching`
+(hand-checkable traces and an epsilon slider for chapter 4; import it as a module).
 """
 
 from .barycenter import gw_barycenter, initial_barycenter, mds_embedding

@@ -269,8 +269,8 @@ def round_to_couplings(P: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tor
     return P + ea[:, :, None] * eb[:, None, :] / ea.sum(-1).clamp_min(tiny)[:, None, None]
 
 
-def _log_iterations(M, a, b, eps, f, g, max_iter, tol):
-    """Log-domain Sinkhorn: potentials updated with log-sum-exp."""
+def _log_iterations(M, a, b, eps, f, g, max_iter, tol, check_every):
+    """Log-domain Sinkhorn: potentials updated with log-sum-exp; the marginals are checked every ``check_every`` iterations."""
     log_a = torch.log(a)  # -inf at zero weights
     log_b = torch.log(b)
     e = eps[:, None]
@@ -278,7 +278,7 @@ def _log_iterations(M, a, b, eps, f, g, max_iter, tol):
     for it in range(1, max_iter + 1):
         f = e * log_a - e * torch.logsumexp((g[:, None, :] - M) / eps[:, None, None], dim=2)
         g = e * log_b - e * torch.logsumexp((f[:, :, None] - M) / eps[:, None, None], dim=1)
-        if it % 10 == 0 or it == max_iter:
+        if it % check_every == 0 or it == max_iter:
             P = torch.exp((f[:, :, None] + g[:, None, :] - M) / eps[:, None, None])
             if _marginal_error(P, a, b).max() < tol:
                 break
@@ -295,6 +295,7 @@ def sinkhorn(
     tol: float = 1e-9,
     relative: bool = False,
     dtype: torch.dtype = torch.float64,
+    check_every: int = 10,
 ) -> SinkhornResult:
     """Entropic OT for one problem or a batch of problems, stable for small epsilon.
 
@@ -316,6 +317,10 @@ def sinkhorn(
         Stop when every problem's marginal L1 error is below ``tol``.
     dtype : torch.dtype
         ``torch.float64`` (default) or ``torch.float32``.
+    check_every : int
+        Iterations between two checks of the marginal error (``method="log"``;
+        the stabilised form checks every 10). The error costs about as much as an
+        iteration, so 1 gives exact iteration counts at twice the cost.
 
     Returns
     -------
@@ -332,6 +337,8 @@ def sinkhorn(
     if not torch.isfinite(Mt).all():
         raise ValueError("cost matrix M contains NaN or infinite entries")
     _check_epsilon(epsilon)
+    if not isinstance(check_every, (int, np.integer)) or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
     at = _check_batch_histograms(at, "a")
     bt = _check_batch_histograms(bt, "b")
     eps = torch.full((Mt.shape[0],), float(epsilon), dtype=dtype)
@@ -340,7 +347,7 @@ def sinkhorn(
     f = torch.zeros_like(at)
     g = torch.zeros_like(bt)
     if method == "log":
-        f, g, n_iter = _log_iterations(Mt, at, bt, eps, f, g, max_iter, tol)
+        f, g, n_iter = _log_iterations(Mt, at, bt, eps, f, g, max_iter, tol, check_every)
         P = torch.exp((f[:, :, None] + g[:, None, :] - Mt) / eps[:, None, None])
     else:
         n_iter = 0
