@@ -66,3 +66,15 @@ def test_command_line_rejects_unknown_profile(capsys):
 def test_command_line_returns_nonzero_on_unknown_notebook(capsys):
     assert pipeline.main(["--profile", "smoke", "--only", "99"]) == 1
     assert "no notebook matches 99" in capsys.readouterr().err
+
+
+def test_progress_shows_each_cell_and_the_notebooks_bars_while_it_runs(tmp_path, capfd):
+    bar = '\n# %%\nfrom tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc="epochs"):\n    pass\n'
+    notebook = _write(tmp_path / "03_bars.py", GOOD + bar)
+    run = pipeline.run_notebook(notebook, "smoke", "synth", output_dir=tmp_path / "out", progress=True)
+    err = capfd.readouterr().err
+    assert "[03_bars] cell 1/5: import warnings" in err  # the injected first cell: text bars
+    assert '[03_bars] cell 5/5: from tqdm.auto import tqdm' in err
+    assert "epochs: 100%" in err and "3/3" in err  # the notebook's own bar, streamed from the kernel
+    assert "running smoke on synth" not in err  # printed output stays in the notebook
+    assert run.output.exists()

@@ -4,7 +4,9 @@ Each ``notebooks/NN_*.py`` (Jupytext percent format) is read with jupytext,
 given ``profile`` and ``dataset`` through its ``parameters`` cell, executed by
 papermill on the ``python3`` kernel from the repository root, and saved as
 ``build/notebooks/NN_*.ipynb``. One process drives all notebooks; a failure
-stops the run with the notebook, the failing cell and the error.
+stops the run with the notebook, the failing cell and the error. While a
+notebook runs, the terminal shows the cell it is in and the notebook's own
+progress bars (training epochs, heatmaps, GW pairs) as they advance.
 
 Usage::
 
@@ -14,12 +16,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 from . import paths
 from .config import DATASETS, PROFILES, check_dataset, check_profile
@@ -77,6 +82,39 @@ def read_notebook(path: Path):
     return notebook
 
 
+#: First cell of every headless run: the notebook's progress bars as text on stderr, which papermill streams to
+#: the terminal (in a kernel, ``tqdm.auto`` would draw widgets that only a browser shows).
+TEXT_PROGRESS = """import warnings
+import tqdm.std
+with warnings.catch_warnings():  # tqdm.auto warns that there are no widgets: it will not need them
+    warnings.simplefilter("ignore")
+    import tqdm.auto
+tqdm.auto.tqdm, tqdm.auto.trange = tqdm.std.tqdm, tqdm.std.trange"""
+
+
+class CellProgress(logging.Handler):
+    """Print ``[name] cell k/n: first line`` when papermill starts code cell k of n ("Executing Cell" log records)."""
+
+    def __init__(self, name: str, notebook, out) -> None:
+        super().__init__(logging.INFO)
+        cells = list(notebook.cells)
+        tagged = next(i for i, cell in enumerate(cells) if "parameters" in cell.get("metadata", {}).get("tags", []))
+        cells.insert(tagged + 1, nbformat.v4.new_code_cell("parameters of this run"))  # where papermill injects the run's parameters
+        self.name, self.cells, self.out = name, cells, out
+        self.code = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith("Executing Cell "):
+            return
+        index = int(message.removeprefix("Executing Cell ").rstrip("-")) - 1
+        if index not in self.code:
+            return
+        lines = [line for line in self.cells[index].source.splitlines() if line.strip() and not line.startswith("#")]
+        first = (lines[0][:60] + ("..." if len(lines[0]) > 60 else "")) if lines else ""
+        print(f"\r[{self.name}] cell {self.code.index(index) + 1}/{len(self.code)}: {first}", file=self.out, flush=True)
+
+
 def _cells_seconds(notebook) -> float:
     total = 0.0
     for cell in notebook.cells:
@@ -86,7 +124,10 @@ def _cells_seconds(notebook) -> float:
 
 
 def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None = None, progress: bool = False) -> NotebookRun:
-    """Execute one notebook with papermill; raise :class:`NotebookError` on failure."""
+    """Execute one notebook with papermill; raise :class:`NotebookError` on failure.
+
+    ``progress`` prints each cell as it starts and streams the notebook's progress bars (stderr) live.
+    """
     import papermill
 
     output_dir = output_dir or paths.BUILD / "notebooks"
@@ -94,12 +135,21 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
     output = output_dir / f"{path.stem}.ipynb"
     start = time.perf_counter()
     notebook = read_notebook(path)
+    if progress:
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(TEXT_PROGRESS, metadata={"tags": ["injected-progress"]}))
     os.environ.setdefault("MPLBACKEND", "Agg")
+    logger = logging.getLogger("papermill")
+    handler = CellProgress(path.stem, notebook, sys.stderr)
+    if progress:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
-        executed = papermill.execute_notebook(
-            notebook, str(output), parameters={"profile": profile, "dataset": dataset},
-            kernel_name="python3", cwd=str(paths.ROOT), progress_bar=progress,
-        )
+        with open(os.devnull, "w") as silent:
+            executed = papermill.execute_notebook(
+                notebook, str(output), parameters={"profile": profile, "dataset": dataset},
+                kernel_name="python3", cwd=str(paths.ROOT), progress_bar=False, log_output=progress,
+                stdout_file=silent, stderr_file=sys.stderr if progress else None,
+            )
     except papermill.PapermillExecutionError as error:
         source = "\n".join("    " + line for line in error.source.splitlines()[:12])
         raise NotebookError(
@@ -107,12 +157,14 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
             f"{source}\n{error.ename}: {error.evalue}\n"
             f"the executed notebook with the full traceback is {output}"
         ) from None
+    finally:
+        logger.removeHandler(handler)
     return NotebookRun(path.stem, output, time.perf_counter() - start, _cells_seconds(executed))
 
 
 def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence[str] | None = None,
-                  output_dir: Path | None = None, out=sys.stdout) -> list[NotebookRun]:
-    """Execute the selected chapter notebooks in order, printing progress and wall time."""
+                  output_dir: Path | None = None, out=sys.stdout, progress: bool = True) -> list[NotebookRun]:
+    """Execute the selected chapter notebooks in order, printing progress (``progress``: live, cell by cell) and wall time."""
     check_profile(profile)
     check_dataset(dataset)
     notebooks = discover(only)
@@ -120,7 +172,7 @@ def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence
     total_start = time.perf_counter()
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.stem} (profile={profile}, dataset={dataset}) ...", file=out, flush=True)
-        run = run_notebook(path, profile, dataset, output_dir)
+        run = run_notebook(path, profile, dataset, output_dir, progress)
         runs.append(run)
         print(f"      done in {run.wall_s:.1f} s (cells {run.cells_s:.1f} s, overhead {run.overhead_s:.1f} s)", file=out, flush=True)
     print(f"all {len(runs)} notebooks ran in {time.perf_counter() - total_start:.1f} s; figures in {paths.figures_dir()}", file=out)
@@ -133,10 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", default="synth", choices=DATASETS, help="data set (default synth)")
     parser.add_argument("--only", default="", help="comma-separated notebook prefixes, e.g. 03 or 03,05")
     parser.add_argument("--output-dir", type=Path, default=None, help="where executed notebooks go (default build/notebooks)")
+    parser.add_argument("--quiet", action="store_true", help="only a line per notebook, no live cell progress")
     args = parser.parse_args(argv)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
     try:
-        run_notebooks(args.profile, args.dataset, only or None, args.output_dir)
+        run_notebooks(args.profile, args.dataset, only or None, args.output_dir, progress=not args.quiet)
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -141,7 +141,7 @@ def explain(
         starts = range(0, n, batch_size)
         for start in tqdm(starts, desc=f"explain ({method})", disable=not progress or len(starts) < 2, leave=False):
             x = images[start:start + batch_size]
-            batch_target = None if targets is None else torch.from_numpy(targets[start:start + batch_size])
+            batch_target = None if targets is None else torch.from_numpy(targets[start:start + batch_size]).to(x.device)
             if composite is not None:
                 r, logits, t = lrp.lrp_batch(model, x, batch_target)
             else:
