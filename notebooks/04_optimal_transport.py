@@ -57,7 +57,7 @@ from IPython.display import display
 from scipy.spatial.distance import directed_hausdorff
 from scipy.special import logsumexp
 
-from poisondetect import lab, report
+from poisondetect import citations, lab, report
 from poisondetect import transport as tr
 from poisondetect.detection import DETECTION_SPACE
 from poisondetect.config import by_profile
@@ -447,7 +447,7 @@ ch.save_figure(fig, "heatmaps")
 # rotation, translation or reflection of a weighted point cloud, or a relabelling of
 # its points). Isometric spaces with different weights have $GW > 0$ (section 10
 # builds such a pair), and $GW^{1/2}$ is a distance between spaces up to
-# measure-preserving isometries (Mémoli 2011). The price: the problem is a non-convex quadratic program.
+# measure-preserving isometries (Mémoli, 2011). The price: the problem is a non-convex quadratic program.
 #
 # Below, the `max_points` most relevant pixels of the poisoned heatmap 1 (64; 24 in the
 # smoke profile) are rotated and shifted: the Wasserstein distance is large, GW is zero up
@@ -568,7 +568,7 @@ numbers["OtDetectionPointsMax"] = str(detection_sizes.max())
 # (this $\mathcal L$ is not the Lagrangian $\mathcal J$ of section 3). With the square loss written as
 # $(x - y)^2 = x^2 + y^2 - 2xy$ and $P \in \Pi(p, q)$,
 # $$\mathcal L(C, \bar C) \otimes P = C^{\odot 2} p\,\mathbf 1^\top + \mathbf 1\, q^\top \bar C^{\odot 2} - 2\, C P \bar C^\top ,$$
-# an $O(n^2 m + n m^2)$ computation instead of $O(n^2 m^2)$ (Peyré, Cuturi and Solomon, 2016), and
+# an $O(n^2 m + n m^2)$ computation instead of $O(n^2 m^2)$ (Peyré et al., 2016), and
 # $\nabla \mathcal E(P) = 2\, \mathcal L \otimes P$. Adding $-\varepsilon H(P)$ and taking a mirror-descent step of size
 # $1/\varepsilon$ in the KL geometry gives the iteration
 # $$P \leftarrow \operatorname{Proj}^{KL}_{\Pi(p,q)}\Big(e^{-\nabla \mathcal E(P)/\varepsilon}\Big),$$
@@ -670,7 +670,7 @@ ch.save_figure(fig, "pair_distances")
 # Each $P_s$ is an $N \times n_s$ matrix: its rows are the barycenter's points, its columns those of
 # space $s$. With the couplings fixed the objective is quadratic in $C$; setting its derivative
 # in $C_{ik}$ to zero, $\sum_s \lambda_s \sum_{jl} 2(C_{ik} - (C_s)_{jl}) (P_s)_{ij} (P_s)_{kl} = 0$, and using
-# $\sum_j (P_s)_{ij} = p_i$ gives (Peyré, Cuturi and Solomon, 2016, Prop. 3)
+# $\sum_j (P_s)_{ij} = p_i$ gives (Peyré et al., 2016, Prop. 3)
 # $$C = \frac{\sum_s \lambda_s\, P_s C_s P_s^\top}{p p^\top} \quad\text{(entrywise division)},$$
 # where $P_s C_s P_s^\top$, of shape $(N \times n_s)(n_s \times n_s)(n_s \times N) = N \times N$, carries $C_s$ onto the
 # barycenter's points. The algorithm alternates the couplings and this update, from a
@@ -1080,3 +1080,9 @@ assert np.linalg.eigvalsh(B_star).min() < -1e-9 and np.abs(D_star - C_star).max(
 
 # %%
 ch.write_numbers(numbers)
+
+# %% [markdown]
+# ## References
+
+# %%
+citations.references("franklin1989scaling", "peyre2019cot", "schoenberg1938metric", "memoli2011", "peyre2016")

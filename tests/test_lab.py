@@ -88,7 +88,6 @@ def test_opening_and_saving_a_chapter_changes_nothing(tmp_path):
         metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
         # view state that must not reach the file
         model["content"]["cells"][0]["metadata"]["jp-MarkdownHeadingCollapsed"] = True
-        model["content"]["cells"][-1]["metadata"]["jupyter"] = {"outputs_hidden": True}
         await manager.save(model, path)
 
     for chapter in CHAPTERS:
