@@ -435,12 +435,14 @@ print(ranks.round(1).to_string())
 print(f"best on average: {ranks.index[0]}; above the random order in every setting: {', '.join(beats_random.index[beats_random])}")
 
 # %% [markdown]
-# The printed ranking is the measured conclusion; the thesis quotes it from this run. What to look for:
-# whether the LRP rules that favour positive evidence ($\gamma$, $z^+$ and the composites) rank the regions better than
-# the gradient, which measures sensitivity rather than contribution and is no better than the random order in
-# some settings, and whether the ranking survives the change from mean to noise replacement (noise adds a
-# perturbation of its own and lowers every logit). A small sticker is best removed pixel by pixel or in small
-# patches; $4\times4$ patches favour the coarse methods (occlusion, Grad-CAM), whose maps already live on that scale.
+# The printed ranking is the measured conclusion; the thesis quotes it from this run. In the quick profile
+# (64 images) occlusion, which itself measures what removing a patch does, ranks best; LRP-0, LRP-$\epsilon$, gradient
+# times input and Integrated Gradients follow closely (for ReLU networks they are nearly the same map, section 1);
+# the rules that favour positive evidence ($\gamma$, $z^+$, the composites) come next, and the gradient, SmoothGrad
+# and Grad-CAM stay near the random order: they measure sensitivity, or work on a coarse grid, rather than
+# contribution. Faithfulness to the logit is not the detectors' criterion: LRP-$\gamma$ is chosen because it keeps a
+# trigger's relevance on the trigger's pixels, so that heatmaps of poisoned images look alike. (The smoke run
+# explains 8 images of a barely trained model; its ranking means nothing.)
 
 # %% [markdown]
 # ## 6. Conservation
