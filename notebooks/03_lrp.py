@@ -583,9 +583,9 @@ conv_out = torch.nn.functional.conv2d(conv_input[None, None], conv_filter[None, 
 assert conv_out[0, 0] == 1 * 1 + 0 * -1 + 0 * 0 + 1 * 2
 fig, axes = plt.subplots(1, 3, figsize=(6.0, 2.2), width_ratios=[4, 2, 3], layout="constrained")
 for ax, matrix, name in zip(axes, (conv_input, conv_filter, conv_out), ("input 4x4", "filter 2x2", "output 3x3")):
-    ax.imshow(matrix, cmap="Greys", vmin=-3, vmax=8)
+    ax.imshow(matrix, cmap="Greys", vmin=-4, vmax=16)  # light greys, so that the numbers stay readable
     for (r, c), value in np.ndenumerate(matrix.numpy()):
-        ax.text(c, r, f"{value:g}", ha="center", va="center", fontsize=9, color="#D55E00" if name != "filter 2x2" else "black")
+        ax.text(c, r, f"{value:g}", ha="center", va="center", fontsize=9)
     ax.set_title(name, fontsize=8), ax.set_xticks([]), ax.set_yticks([])
 axes[0].add_patch(plt.Rectangle((-0.5, -0.5), 2, 2, fill=False, ec="#0072B2", lw=2))
 axes[2].add_patch(plt.Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#0072B2", lw=2))
