@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from torch import fx, nn
 
 from . import report
@@ -20,7 +21,7 @@ from . import report
 __all__ = ["draw_toy_lrp", "network_diagram", "perturbation_figure"]
 
 
-def perturbation_figure(curves: Mapping[str, np.ndarray], table: "pd.DataFrame", labels: Mapping[str, str],
+def perturbation_figure(curves: Mapping[str, np.ndarray], table, labels: Mapping[str, str],
                         removed: np.ndarray, title: str):
     """Mean perturbation curves (left) and the AOPC of every method and setting (right, one column per setting).
 
@@ -49,7 +50,7 @@ def perturbation_figure(curves: Mapping[str, np.ndarray], table: "pd.DataFrame",
     ax.set_title(title, fontsize=8)
     ax.legend(fontsize=5.5, ncol=2)
     values = table.to_numpy(float)
-    ax_table.imshow(values, cmap=report.SEQUENTIAL_CMAP if hasattr(report, "SEQUENTIAL_CMAP") else "viridis", aspect="auto")
+    ax_table.imshow(values, cmap=report.SEQUENTIAL_CMAP, aspect="auto")
     for (row, col), value in np.ndenumerate(values):
         best = value == values[:, col].max()
         ax_table.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5.5,
@@ -141,7 +142,7 @@ def network_diagram(ax, model: nn.Module, title: str = "", horizontal: bool = Fa
             boxes[node], parents[node], box_of[node] = ["input 3x32x32"], [], node
         elif node.op == "output":
             continue
-        elif (module is not None and isinstance(module, _COLLAPSED)) or (module is None and node.target is not getattr(__import__("torch"), "cat")):
+        elif (module is not None and isinstance(module, _COLLAPSED)) or (module is None and node.target is not torch.cat):
             box_of[node] = inputs[0]
             if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 boxes[inputs[0]].append("+BN")
