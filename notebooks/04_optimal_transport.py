@@ -29,8 +29,8 @@
 #
 # All solvers live in `poisondetect.transport`; this notebook calls them and draws.
 #
-# **About the heatmaps in this chapter.** They are LRP heatmaps (composite
-# $\epsilon$+flat, chapter 3) of a poisoned model: the network trained on the
+# **About the heatmaps in this chapter.** They are LRP-$\gamma$ heatmaps (chapter 3), the
+# rule the detectors of chapter 5 read, of a poisoned model: the network trained on the
 # standard BadNets set of chapters 2 and 3 (3x3 yellow-green sticker on 50 km/h
 # signs, relabelled 80 km/h, 15 % of the final 80 km/h class). Every heatmap
 # explains the logit of the target class 80 km/h for a training image labelled
@@ -59,7 +59,7 @@ from scipy.special import logsumexp
 
 from poisondetect import citations, lab, report
 from poisondetect import transport as tr
-from poisondetect.detection import DETECTION_SPACE
+from poisondetect.detection import DETECTION_SPACE, SpraySettings
 from poisondetect.config import by_profile
 from poisondetect.experiments import explanations, poisoned_model, showcase_experiment
 from poisondetect.transport import teaching
@@ -388,7 +388,8 @@ chosen = np.concatenate([
 ])
 images = poisoned.images[labelled[chosen]]
 is_poison = is_poison_class[chosen]
-lrp = explanations(exp, images, TARGET, "epsilon_plus_flat", progress=False)
+DETECTOR_RULE = SpraySettings().explanation  # the rule of the detectors of chapter 5 (LRP-gamma)
+lrp = explanations(exp, images, TARGET, DETECTOR_RULE, progress=False)
 maps = lrp.maps
 # a space needs positive relevance; a barely trained (smoke) model can explain an image with none
 usable = np.clip(maps, 0, None).sum(axis=(1, 2)) > 0
@@ -615,8 +616,9 @@ ch.save_figure(fig, "gw_coupling")
 # clean-poisoned pairs, and checks the two claims this chapter makes about them, on the medians
 # of the groups:
 #
-# 1. $W_1$ puts poisoned heatmaps at least as far from each other as from clean ones: their
-#    relevance sits on stickers at different places, and $W_1$ measures where relevance is;
+# 1. $W_1$ does not bring poisoned heatmaps together: they are about as far from each other as
+#    from clean ones (medians within 10 %): their relevance sits on stickers at different places,
+#    and $W_1$ measures where relevance is;
 # 2. GW puts poisoned heatmaps closer to each other than to clean ones: it sees only the shape
 #    of the relevance, a tight sticker.
 #
@@ -638,12 +640,12 @@ pair_table = pd.DataFrame({
 group_names = ["clean-clean", "poisoned-poisoned", "clean-poisoned"]
 medians = pair_table.groupby("pairs").median().reindex(group_names)
 print(pair_table.groupby("pairs").agg(["count", "median"]).reindex(group_names).to_string(float_format="{:.4g}".format))
-w1_claim = medians.loc["poisoned-poisoned", "W1 (px)"] >= medians.loc["clean-poisoned", "W1 (px)"]
+w1_claim = medians.loc["poisoned-poisoned", "W1 (px)"] >= 0.9 * medians.loc["clean-poisoned", "W1 (px)"]
 gw_claim = medians.loc["poisoned-poisoned", "GW"] < medians.loc["clean-poisoned", "GW"]
-print(f"claim 1 (W1: poisoned pairs at least as far apart as mixed pairs): {w1_claim}; "
+print(f"claim 1 (W1: poisoned pairs at least 90 % as far apart as mixed pairs): {w1_claim}; "
       f"claim 2 (GW: poisoned pairs closer than mixed pairs): {gw_claim}")
 if profile != "smoke":
-    assert w1_claim, "median W1 of poisoned-poisoned pairs fell below that of clean-poisoned pairs: rewrite the claim"
+    assert w1_claim, "median W1 of poisoned-poisoned pairs fell below 90 % of that of clean-poisoned pairs: rewrite the claim"
     assert gw_claim, "median GW of poisoned-poisoned pairs is not below that of clean-poisoned pairs: rewrite the claim"
 for column, prefix, fmt in (("W1 (px)", "OtWassersteinMedian", "{:.2f}"), ("GW", "OtGwMedian", "{:.4f}")):
     for group, suffix in zip(group_names, ("Clean", "Poisoned", "Mixed")):
@@ -1053,7 +1055,7 @@ assert np.linalg.eigvalsh(B_star).min() < -1e-9 and np.abs(D_star - C_star).max(
 # - Wasserstein distances need a shared ground space; Gromov-Wasserstein compares
 #   spaces through their own distances and is blind to rotations and shifts.
 # - Over all pairs of explained heatmaps (section 7.1), Wasserstein on the pixel grid puts
-#   poisoned heatmaps, whose stickers sit at different places, at least as far from each other
+#   poisoned heatmaps, whose stickers sit at different places, about as far from each other
 #   as from clean ones; GW, which sees only the shape of the relevance, puts them closer to each
 #   other than to clean ones (medians; the groups overlap), and its coupling matches sticker to sticker.
 # - LRP heatmaps become metric-measure spaces of their most relevant pixels; our batched
