@@ -177,7 +177,7 @@ _RENDERED = """
   }).join('\\n');
   const view = {
     panel: w.node.classList.contains('jp-NotebookPanel'), markdownCells: markdown.length,
-    expectedMarkdown: w.content.widgets.filter(c => c.model.type === 'markdown').length,
+    expectedMarkdown: w.content.widgets.filter(c => c.model.type === 'markdown' && !c.inputHidden).length,
     maths: w.node.querySelectorAll('.jp-RenderedMarkdown mjx-container').length,
     mathErrors: w.node.querySelectorAll('mjx-merror').length,
     latex: prose.match(/\\\\[A-Za-z]+|\\$/g) || [], dirty: w.context.model.dirty,

@@ -24,11 +24,16 @@ from jupytext import AsyncTextFileContentsManager
 
 from . import paths
 
-#: JupyterLab setting that opens .py files with jupytext's notebook view.
+#: JupyterLab settings: .py files open with jupytext's notebook view, and every cell of a chapter is
+#: rendered when it opens (JupyterLab 4 otherwise renders only the cells in view, so a search of the page
+#: or a scroll to a formula finds nothing until it has been scrolled past).
 DEFAULT_VIEWERS = {
     "@jupyterlab/docmanager-extension:plugin": {
         "defaultViewers": {"python": "Jupytext Notebook"},
-    }
+    },
+    "@jupyterlab/notebook-extension:tracker": {
+        "windowingMode": "none",
+    },
 }
 
 
