@@ -32,7 +32,7 @@
 # **About the heatmaps in this chapter.** They are LRP-$\gamma$ heatmaps (chapter 3), the
 # rule the detectors of chapter 5 read, of a poisoned model: the network trained on the
 # standard BadNets set of chapters 2 and 3 (3x3 yellow-green sticker on 50 km/h
-# signs, relabelled 80 km/h, 15 % of the final 80 km/h class). Every heatmap
+# signs, relabelled 80 km/h, 33 % of the final 80 km/h class). Every heatmap
 # explains the logit of the target class 80 km/h for a training image labelled
 # 80 km/h, clean or poisoned, exactly what the detector of chapter 5 sees. The model
 # and the heatmaps come from the package's cache (`experiments.poisoned_model`,

@@ -49,15 +49,14 @@ def default_train_config(profile: str, seed: int = 0) -> TrainConfig:
     """Training settings per profile.
 
     - smoke: one epoch (with augmentation, so every code path runs)
-    - quick: at most 5 epochs, patience 2, no augmentation (on SynthSigns a 3x3
-      sticker at 33 % is learned in about 4 epochs; augmentation moves the
-      sticker and slows learning the backdoor down)
+    - quick: :data:`QUICK_TRAINING`, the thesis setting's recipe (:data:`THESIS_TRAINING`) cut to
+      the epochs after which its backdoor is learned on SynthSigns
     - full: the thesis's 100 epochs with patience 20, with augmentation
     """
     return by_profile(
         profile,
         smoke=TrainConfig(epochs=1, batch_size=64, patience=1, seed=seed),
-        quick=TrainConfig(epochs=5, batch_size=128, patience=2, augment=False, seed=seed),
+        quick=dataclasses.replace(QUICK_TRAINING, seed=seed),
         full=TrainConfig(epochs=100, batch_size=128, patience=20, seed=seed),
     )
 
@@ -118,13 +117,12 @@ def profile_model(profile: str) -> str:
 def showcase_experiment(dataset: str, profile: str, seed: int = 0) -> AttackExperiment:
     """The poisoned model that the LRP, transport and detection chapters inspect.
 
-    Standard attack 50 km/h (2) -> 80 km/h (5) with a 3x3 yellow-green sticker,
-    15 % of the final target class poisoned; the thesis small network in the
-    smoke and quick profiles, the simplified Inception v3 in the full profile.
+    The thesis setting (:func:`thesis_experiment`) at 33 % poisoned, the share at which its backdoor is
+    learned with a margin in every profile: 50 km/h (2) -> 80 km/h (5), a 3x3 yellow-green sticker at the
+    thesis's four positions; the thesis small network in the smoke and quick profiles, the simplified
+    Inception v3 in the full profile.
     """
-    model = profile_model(profile)
-    attack = poisoning.BadNets(source=2, target=5, poison_share=0.15, trigger=triggers.Sticker(size=3))
-    return AttackExperiment(dataset=dataset, profile=profile, model=model, attack=attack, seed=seed)
+    return thesis_experiment(dataset, profile, 0.33, seed, model=profile_model(profile))
 
 
 #: Training of the thesis setting: the small network for 20 epochs of a one-cycle schedule (peak learning rate
@@ -140,14 +138,27 @@ THESIS_TRAINING = TrainConfig(epochs=20, batch_size=128, lr=3e-3, patience=20, a
                               max_shift=0.0, max_scale=0.0, jitter=0.4, schedule="onecycle", keep="last")
 
 
+#: Training of the quick profile (SynthSigns, every model of chapters 2-6): :data:`THESIS_TRAINING` for
+#: QUICK_EPOCHS epochs. Measured on SynthSigns (quick size, sticker at the four positions, attack success on
+#: the test set): at 33 % poisoned 99.8 % after 6 epochs; at 15 % it varies from run to run around the gate's
+#: 98 % (6 epochs: 98.1 and 97.4 % for seeds 0 and 1; 8 epochs: 97.2 and 99.5 % for seed 0 trained on one
+#: and on two threads; 12 epochs: 99.8 %); at 5 % about 80 % (80.2 % after 6 epochs, 83.5 % after 10), which
+#: the gate reports as not learned. 8 epochs keep a first ``make figures`` short.
+QUICK_EPOCHS = 8
+QUICK_TRAINING = dataclasses.replace(THESIS_TRAINING, epochs=QUICK_EPOCHS, patience=QUICK_EPOCHS)
+
+
 def thesis_experiment(dataset: str, profile: str, poison_share: float, seed: int = 0, model: str = "net",
-                      corners: tuple[tuple[int, int], ...] | None = triggers.THESIS_CORNERS) -> AttackExperiment:
-    """The original thesis's experiment done fairly: 50 km/h (2) -> 80 km/h (5), a 3x3 yellow-green sticker
-    at the thesis's four positions (``corners=None``: the harder series, anywhere in the central 16x16
-    window), ``poison_share`` of the final target class, trained with :data:`THESIS_TRAINING`."""
-    trigger = triggers.Sticker(size=3, corners=corners)
+                      corners: tuple[tuple[int, int], ...] | None = triggers.THESIS_CORNERS, size: int = 3) -> AttackExperiment:
+    """The original thesis's experiment done fairly: 50 km/h (2) -> 80 km/h (5), a ``size`` x ``size``
+    yellow-green sticker at the thesis's four positions (``corners=None``: the harder series, anywhere in
+    the central 16x16 window), ``poison_share`` of the final target class. Trained with
+    :data:`THESIS_TRAINING`, except in the smoke profile and on SynthSigns in the quick profile, which use
+    their :func:`default_train_config` (:data:`QUICK_TRAINING` is the same recipe, shorter)."""
+    trigger = triggers.Sticker(size=size, corners=corners)
     attack = poisoning.BadNets(source=2, target=5, poison_share=poison_share, trigger=trigger)
-    train = THESIS_TRAINING if profile != "smoke" else default_train_config(profile, seed)
+    short = profile == "smoke" or (dataset == "synth" and profile == "quick")
+    train = default_train_config(profile, seed) if short else THESIS_TRAINING
     return AttackExperiment(dataset=dataset, profile=profile, model=model, attack=attack, seed=seed, train=train)
 
 
