@@ -7,9 +7,12 @@ one-cell notebook so that the cells take almost nothing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +45,33 @@ def gtsrb_load(repeats: int = 3) -> dict:
     return {"load_s_median": round(statistics.median(times), 3), "train_images": int(len(signs.train_labels)), "test_images": int(len(signs.test_labels))}
 
 
+def figures_runs(profile: str = "quick") -> dict:
+    """Seconds per chapter of a first and a warm ``python -m poisondetect.pipeline`` in a fresh clone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "--quiet", str(paths.ROOT), str(clone)], check=True)
+        env = {**os.environ, "POISONDETECT_ARTIFACTS": str(Path(tmp) / "artifacts"), "POISONDETECT_FIGURES": str(Path(tmp) / "figures"),
+               "PYTHONPATH": str(clone / "src")}
+        out = {"commit": subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
+        for run in ("first", "warm"):
+            code = ("import json, sys; from poisondetect import pipeline; "
+                    f"runs = pipeline.run_notebooks({profile!r}, 'synth', out=sys.stderr, progress=False); "
+                    "print(json.dumps({r.name: round(r.wall_s, 1) for r in runs}))")
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", code], cwd=clone, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"the {run} run failed:\n{done.stderr[-3000:]}")
+            chapters = json.loads(done.stdout.strip().splitlines()[-1])
+            out[run] = {"total_s": round(time.perf_counter() - start, 1), "chapters_s": chapters}
+    return out
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--figures", action="store_true", help="also time a first and a warm quick run of every chapter in a fresh clone (about 20 minutes)")
+    args = parser.parse_args()
     os.environ.setdefault("POISONDETECT_FIGURES", tempfile.mkdtemp())
-    print(json.dumps({"benchmark": "pipeline", "pipeline": pipeline_overhead(), "gtsrb_load": gtsrb_load()}, indent=1))
+    result = {"benchmark": "pipeline", "load_average": os.getloadavg()[0], "pipeline": pipeline_overhead(), "gtsrb_load": gtsrb_load()}
+    if args.figures:
+        result["make_figures"] = figures_runs()
+    print(json.dumps(result, indent=1))
