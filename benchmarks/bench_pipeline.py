@@ -45,10 +45,18 @@ def gtsrb_load(repeats: int = 3) -> dict:
     return {"load_s_median": round(statistics.median(times), 3), "train_images": int(len(signs.train_labels)), "test_images": int(len(signs.test_labels))}
 
 
-def figures_runs(profile: str = "quick") -> dict:
-    """Seconds per chapter of a first and a warm ``python -m poisondetect.pipeline`` in a fresh clone."""
-    with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "clone"
+def figures_runs(profile: str = "quick", workdir: Path | None = None) -> dict:
+    """Seconds per chapter of a first and a warm ``python -m poisondetect.pipeline`` in a fresh clone.
+
+    The clone, its artifacts and figures go to ``workdir`` (kept, for a look at what the run made),
+    by default to a temporary folder that is removed afterwards.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(workdir) if workdir else Path(scratch)
+        if (tmp / "clone").exists():
+            raise FileExistsError(f"{tmp / 'clone'} exists: give an empty --workdir")
+        tmp.mkdir(parents=True, exist_ok=True)
+        clone = tmp / "clone"
         subprocess.run(["git", "clone", "--quiet", str(paths.ROOT), str(clone)], check=True)
         env = {**os.environ, "POISONDETECT_ARTIFACTS": str(Path(tmp) / "artifacts"), "POISONDETECT_FIGURES": str(Path(tmp) / "figures"),
                "PYTHONPATH": str(clone / "src")}
@@ -69,9 +77,10 @@ def figures_runs(profile: str = "quick") -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--figures", action="store_true", help="also time a first and a warm quick run of every chapter in a fresh clone (about 20 minutes)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the clone, artifacts and figures of --figures here")
     args = parser.parse_args()
     os.environ.setdefault("POISONDETECT_FIGURES", tempfile.mkdtemp())
     result = {"benchmark": "pipeline", "load_average": os.getloadavg()[0], "pipeline": pipeline_overhead(), "gtsrb_load": gtsrb_load()}
     if args.figures:
-        result["make_figures"] = figures_runs()
+        result["make_figures"] = figures_runs(workdir=args.workdir)
     print(json.dumps(result, indent=1))

@@ -178,7 +178,7 @@ ch.save_figure(fig, "triggers")
 # of the learning rate (up to $3\cdot10^{-3}$, then annealed) and random brightness
 # and contrast changes of the training batches, but no shifts or rotations, which
 # would move the sticker off its positions. Training runs a fixed number of epochs
-# (8 in the quick profile on SynthSigns, 20 on GTSRB) and keeps the weights of the
+# (6 in the quick profile on SynthSigns, 20 on GTSRB) and keeps the weights of the
 # *last* epoch, as the original thesis code did: a validation split of whole tracks
 # holds few poisons, so its lowest loss can come before the backdoor is learned.
 # Trained models are cached, so later chapters load exactly these models. The
