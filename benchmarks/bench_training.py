@@ -7,6 +7,12 @@
   training split of the full GTSRB training set, *measured* when
   ``$POISONDETECT_DATA/gtsrb32.npz`` exists and ``--quick`` is not given,
   otherwise *extrapolated* from the throughput (the JSON says which).
+- ``bare_step_net``: images per second of the bare Adam step (forward, backward, update) of
+  the small network on one fixed, already normalised batch of 128, beside ``fit``'s
+  throughput: their ratio is what data handling and bookkeeping cost.
+- ``two_workers_net``: the small network trained in two processes of one thread each
+  at once (as :func:`poisondetect.experiments.train_models` does), total images per second,
+  against one process on ``--threads`` threads.
 - ``chapter02_quick`` (only with ``--chapter``): wall time of the quick profile of
   notebook 02 from an empty model cache (a temporary artifacts folder; the
   SynthSigns data are generated there too, unless ``--reuse-data``).
@@ -21,15 +27,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from poisondetect import paths
 from poisondetect.models import MODELS, build_model
@@ -46,6 +55,36 @@ def throughput(name: str, n_images: int, augment: bool) -> float:
     fit(model, images[:128], labels[:128], images[:0], labels[:0], TrainConfig(epochs=1, augment=augment), progress=False)
     history = fit(model, images, labels, images[:0], labels[:0], TrainConfig(epochs=1, augment=augment), progress=False)
     return round(history["images_per_second"], 1)
+
+
+def bare_step(steps: int = 60) -> float:
+    """Images per second of ``steps`` bare Adam steps of ``net`` on one normalised channels-last batch of 128."""
+    torch.manual_seed(0)
+    model = build_model("net").to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(128, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 43, (128,))
+    for k in range(steps + 5):  # 5 warm-up steps
+        if k == 5:
+            start = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return round(128 * steps / (time.perf_counter() - start), 1)
+
+
+def _one_thread_throughput(n_images: int) -> float:
+    torch.set_num_threads(1)
+    return throughput("net", n_images, augment=True)
+
+
+def two_workers(n_images: int) -> dict:
+    """Total images per second of two one-thread processes training ``net`` at the same time."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_one_thread_throughput, [128, 128]))  # start-up and imports outside the timing
+        rates = list(pool.map(_one_thread_throughput, [n_images, n_images]))
+    return {"images_per_second": round(sum(rates), 1), "per_worker": rates}
 
 
 def gtsrb_epoch(measure: bool, net_rate: float) -> dict:
@@ -102,6 +141,10 @@ def main() -> None:
             "images": sizes[name],
         }
     net_rate = result["throughput"]["net"]["images_per_second_augmented"]
+    bare = bare_step()
+    result["bare_step_net"] = {"images_per_second": bare, "fit_over_bare": round(net_rate / bare, 3)}
+    workers = two_workers(sizes["net"])
+    result["two_workers_net"] = {**workers, "ratio_to_one_process": round(workers["images_per_second"] / net_rate, 2)}
     result["gtsrb_epoch_net"] = gtsrb_epoch(measure=not args.quick, net_rate=net_rate)
     result["gtsrb_epoch_net"]["target_seconds"] = 60
     if args.chapter:

@@ -444,6 +444,7 @@ ch.write_numbers({
     "DetectWindowSprayTPR": f"{window_rates.loc[names['spray_euclidean'], 'TPR']:.1f}",
     "DetectWindowSprayTNR": f"{window_rates.loc[names['spray_euclidean'], 'TNR']:.1f}",
     "DetectWindowSuccess": f"{100 * window_gate['attack_success']:.1f}",
+    "DetectWindowGate": "passes" if window_gate["passed"] else "fails",
     "DetectAttackSuccess": f"{100 * gate['attack_success']:.1f}",
     "DetectPoisonsLearned": f"{100 * gate['poisons_learned']:.1f}",
     "DetectGate": "passes" if gate["passed"] else "fails",
@@ -454,6 +455,9 @@ ch.write_numbers({
     "DetectSsTPR": pct(by_method["spectral_signatures"]["tpr"]),
     "DetectMaxRelAUROC": pct(by_method["concentration_max"]["auroc"]),
     "DetectRankTopPoisoned": int(rankings["poisoned"]["ac_pca"].iloc[0]["class"]),
+    "DetectRankTopSpray": int(rankings["poisoned"]["spray_euclidean"].iloc[0]["class"]),
+    "DetectRankSprayIndex": f"{rankings['poisoned']['spray_euclidean'].iloc[0]['anomaly_index']:.1f}",
+    "DetectRankSprayFlagged": int(rankings["poisoned"]["spray_euclidean"]["suspicious"].sum()),
     "DetectRankFlaggedClean": int(sum(rankings["clean"][m]["suspicious"].sum() for m in ranking_methods)),
 })
 print(shown_table.to_string(index=False))

@@ -262,16 +262,30 @@ both = pd.concat([standard[(standard["sticker"] == 3) & (standard["seed"] == see
 both["setting"] = both["share %"].astype(str) + " %, " + both["placement"]
 window_table = wide_table(both, "setting", window_methods, rates={"tpr": "TPR", "tnr": "TNR", "auroc": "AUROC"})
 ch.write_table(window_table, "window")
-# the numbers in the text: the highest share at which both placements passed the gate
+# the sentence in the text: the highest share at which both placements passed the gate
 common = sorted(set(window["share"]) & set(learned_shares))
-window_share = max(common) if common else max(learned_shares)
 
 
-def window_rate(method: str, key: str) -> str:
-    part = window[(window["method"] == method) & (window["share"] == window_share)]
-    return pct(float(part[key].mean())) if len(part) else "--"
+def share_rate(part: pd.DataFrame, method: str, share: float, key: str) -> str:
+    return pct(float(part.loc[(part["method"] == method) & (part["share"] == share), key].mean()))
 
 
+if common:
+    both_share = max(common)
+    window_summary = (
+        f"At {100 * both_share:.0f} % poisoned, GW k-means finds {share_rate(window, 'gw_kmeans', both_share, 'tpr')} % of the poisons at a TNR of "
+        f"{share_rate(window, 'gw_kmeans', both_share, 'tnr')} % (four positions: {share_rate(standard, 'gw_kmeans', both_share, 'tpr')} % at "
+        f"{share_rate(standard, 'gw_kmeans', both_share, 'tnr')} %), and Euclidean SpRAy {share_rate(window, 'spray_euclidean', both_share, 'tpr')} % at "
+        f"{share_rate(window, 'spray_euclidean', both_share, 'tnr')} % (four positions: {share_rate(standard, 'spray_euclidean', both_share, 'tpr')} % at "
+        f"{share_rate(standard, 'spray_euclidean', both_share, 'tnr')} %).")
+else:
+    failed = gate_table[gate_table["series"] == "window"]
+    window_summary = (
+        "No model of the harder series passed the gate in this run (attack success "
+        + ", ".join(f"{r['attack success']:.1f} % at {r['share %']} %" for r in failed.to_dict("records"))
+        + "), so it adds no detection rates here: with the sticker anywhere in the window the backdoor is harder to learn, "
+        "and detection on these models would test the training, not the detectors.")
+print(window_summary)
 window_table
 
 # %% [markdown]
@@ -376,13 +390,5 @@ ch.write_numbers({
     "ResultsHcSeconds": f"{frame.loc[frame['method'] == 'gw_kmeans', 'runtime_s'].mean():.1f}",
     "ResultsGatePassed": int((gate_table["gate"] == "passed").sum()),
     "ResultsGateModels": len(gate_table),
-    "ResultsWindowShare": f"{100 * window_share:.0f}",
-    "ResultsWindowHcTpr": window_rate("gw_kmeans", "tpr"),
-    "ResultsWindowHcTnr": window_rate("gw_kmeans", "tnr"),
-    "ResultsWindowSprayTpr": window_rate("spray_euclidean", "tpr"),
-    "ResultsWindowSprayTnr": window_rate("spray_euclidean", "tnr"),
-    "ResultsStandardSprayTpr": rate("spray_euclidean", window_share, "tpr"),
-    "ResultsStandardSprayTnr": rate("spray_euclidean", window_share, "tnr"),
-    "ResultsStandardHcTprAtWindow": rate("gw_kmeans", window_share, "tpr"),
-    "ResultsStandardHcTnrAtWindow": rate("gw_kmeans", window_share, "tnr"),
+    "ResultsWindowSummary": window_summary,
 })
