@@ -11,8 +11,10 @@
   the small network on one fixed, already normalised batch of 128, beside ``fit``'s
   throughput: their ratio is what data handling and bookkeeping cost.
 - ``two_workers_net``: the small network trained in two processes of one thread each
-  at once (as :func:`poisondetect.experiments.train_models` does), total images per second,
-  against one process on ``--threads`` threads.
+  at once, total images per second, against one process on ``--threads`` threads: whether
+  training independent models side by side would pay on this machine (on an idle 2-core
+  machine it did not: ratio 1.01, and two quick SynthSigns models took 31.0 s either way,
+  so the package trains one model at a time).
 - ``chapter02_quick`` (only with ``--chapter``): wall time of the quick profile of
   notebook 02 from an empty model cache (a temporary artifacts folder; the
   SynthSigns data are generated there too, unless ``--reuse-data``).

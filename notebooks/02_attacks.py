@@ -72,7 +72,7 @@ from poisondetect.attacks import (
 from poisondetect.attacks.pgd import to_uint8_pixels
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
-from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model, profile_model, thesis_experiment, train_models
+from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model, profile_model, thesis_experiment
 
 ch = report.Chapter("02_attacks", profile, dataset)
 started = time.perf_counter()
@@ -103,9 +103,6 @@ def label_consistent(amplitude: int) -> AttackExperiment:
 
 
 blend_exp = base.replace(attack=Blended(source=SOURCE, target=TARGET, poison_share=MAIN_SHARE))
-# every model of the chapter, trained two at a time where the cache lacks them (poisondetect.experiments.pool)
-train_models([base, *(badnets(size, share) for size, shares in grid.items() for share in shares),
-              *(label_consistent(a) for a in amplitudes), blend_exp])
 
 
 # %% [markdown]

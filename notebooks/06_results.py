@@ -53,7 +53,7 @@ from poisondetect.config import by_profile
 from poisondetect.detection import detection_metrics, labels, roc_curve
 from poisondetect.experiments import (
     AttackExperiment, backdoor_gate, detector_settings, evaluate, inspected, mean_std, method_table, pct, profile_model, run_grid,
-    summarize, thesis_comparison, thesis_experiment, train_models, wide_table,
+    summarize, thesis_comparison, thesis_experiment, wide_table,
 )
 
 ch = report.Chapter("06_results", profile, dataset)
@@ -96,7 +96,6 @@ for seed in other_seeds:
     settings.append({"series": "Clever-Hans", "sticker": 3, "share": 0.25, "seed": seed, "experiment": experiment(CleverHans(), seed)})
 clean_settings = [{"series": "clean", "seed": seed, "experiment": experiment(None, seed)} for seed in seeds]
 print(f"{len(settings)} poisoned experiments x {len(methods)} detectors, model {model_name} on {dataset}")
-train_models([s["experiment"] for s in settings + clean_settings])  # two at a time where the cache lacks them
 
 # %% [markdown]
 # ## The gate: was the backdoor learned?

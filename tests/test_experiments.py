@@ -13,7 +13,7 @@ from poisondetect.attacks import BadNets, LabelConsistent
 from poisondetect.detection import ClusteringSettings, TopkShareSettings
 from poisondetect.experiments import (
     AttackExperiment, class_data, detect, detection_key, detector_settings, evaluate, explanation_key, explanations,
-    is_trained, model_key, poisoned_data, poisoned_model, train_models,
+    model_key, poisoned_data, poisoned_model,
 )
 from poisondetect.explain import ExplainSettings
 from poisondetect.training import predict_logits
@@ -199,28 +199,3 @@ def test_detectors_inspect_the_training_split_and_the_gate_reads_the_models_own_
     thesis = thesis_experiment("synth", "quick", 0.1)
     assert thesis.attack.trigger.n_positions == 4 and thesis.train.keep == "last" and thesis.train.schedule == "onecycle" and not (thesis.train.max_shift or thesis.train.max_rotation or thesis.train.max_scale)
 
-
-def test_train_models_trains_what_is_missing_in_workers_surrogate_first(tmp_path, monkeypatch):
-    monkeypatch.setenv("POISONDETECT_ARTIFACTS", str(tmp_path / "artifacts"))
-    base = AttackExperiment(profile="smoke", attack=None, seed=3)
-    sticker = base.replace(attack=BadNets(poison_share=0.33))
-    label_consistent = base.replace(attack=LabelConsistent(poison_share=0.33))  # needs the clean surrogate first
-    assert not any(is_trained(e) for e in (base, sticker, label_consistent))
-    trained = train_models([sticker, label_consistent, sticker], n_workers=2, progress=False)
-    # the surrogate (the clean model) was trained in the first stage, each model once
-    assert [model_key(e) for e in trained[:1]] == [model_key(base)]
-    assert sorted(model_key(e) for e in trained) == sorted(model_key(e) for e in (base, sticker, label_consistent))
-    assert all(is_trained(e) for e in (base, sticker, label_consistent))
-    assert train_models([base, sticker, label_consistent], progress=False) == []  # all cached now
-    model, _, history = poisoned_model(sticker)  # a cache hit: the worker's model loads
-    assert history["epochs_run"] == 1 and not model.training
-
-
-def test_train_models_leaves_a_single_model_to_poisoned_model_and_rejects_bad_input(tmp_path, monkeypatch):
-    monkeypatch.setenv("POISONDETECT_ARTIFACTS", str(tmp_path / "artifacts"))
-    single = AttackExperiment(profile="smoke", attack=BadNets(poison_share=0.2), seed=4)
-    assert train_models([single], progress=False) == [] and not is_trained(single)
-    with pytest.raises(ValueError, match="n_workers"):
-        train_models([single], n_workers=0)
-    with pytest.raises(TypeError, match="AttackExperiment"):
-        train_models(["not an experiment"])

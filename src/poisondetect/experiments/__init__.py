@@ -16,8 +16,7 @@ Modules: :mod:`.experiment` (the experiment, poisoned set, model),
 :mod:`.representations` (a class's images, heatmaps, activations),
 :mod:`.detections` (detectors on a class, class ranking), :mod:`.grids`
 (result tables over seeds), :mod:`.thesis` (the thesis's numbers beside ours),
-:mod:`.steps` (code and keys of the steps), :mod:`.pool` (many models trained
-at once in worker processes).
+:mod:`.steps` (code and keys of the steps).
 """
 
 from .adversarial import adversarially_trained, trained_classifier
@@ -27,7 +26,6 @@ from .experiment import (
     default_train_config, load_data, model_key, poisoned_data, poisoned_key, poisoned_model, profile_model,
     showcase_experiment, surrogate_model, thesis_experiment, training_split,
 )
-from .pool import is_trained, train_models
 from .grids import RATE_COLUMNS, mean_std, method_table, pct, rates_table, run_grid, summarize, wide_table
 from .representations import ClassData, ClassSelection, class_data, explanation_key, explanations, target_class
 from .steps import STEPS, step_code, step_modules
@@ -35,7 +33,7 @@ from .thesis import MIN_TNR_TO_BEAT_THESIS, THESIS_AC_TPR, THESIS_HC_TPR, beats_
 
 __all__ = [
     "GATE_MIN_RATE", "MIN_TNR_TO_BEAT_THESIS", "RATE_COLUMNS", "THESIS_TRAINING", "backdoor_gate", "thesis_experiment",
-    "training_split", "train_models", "is_trained", "STEPS", "THESIS_AC_TPR", "THESIS_HC_TPR", "AttackExperiment",
+    "training_split", "STEPS", "THESIS_AC_TPR", "THESIS_HC_TPR", "AttackExperiment",
     "ClassData", "ClassSelection", "adversarially_trained", "attack_report", "beats_thesis", "class_data", "clean_experiment", "data_key",
     "default_train_config", "detect", "detection_key", "detector_settings", "evaluate", "explanation_key",
     "explanations", "inspected", "load_data", "mean_std", "method_table", "model_key", "pct", "poisoned_data",
