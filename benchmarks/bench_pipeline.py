@@ -58,7 +58,7 @@ def figures_runs(profile: str = "quick", workdir: Path | None = None) -> dict:
         tmp.mkdir(parents=True, exist_ok=True)
         clone = tmp / "clone"
         subprocess.run(["git", "clone", "--quiet", str(paths.ROOT), str(clone)], check=True)
-        env = {**os.environ, "POISONDETECT_ARTIFACTS": str(Path(tmp) / "artifacts"), "POISONDETECT_FIGURES": str(Path(tmp) / "figures"),
+        env = {**os.environ, "POISONDETECT_ARTIFACTS": str(tmp / "artifacts"), "POISONDETECT_FIGURES": str(tmp / "figures"),
                "PYTHONPATH": str(clone / "src")}
         out = {"commit": subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
         for run in ("first", "warm"):

@@ -160,6 +160,14 @@ baseline_table
 # %%
 standard = frame[frame["series"] == "standard"]
 learned_shares = sorted(standard["share"].unique())  # the shares at which some model passed the gate
+
+
+def rate(rows: pd.DataFrame, method: str, share: float, key: str) -> str:
+    """Mean ``key`` of ``method`` at ``share`` over ``rows``, in percent for the text ("--" if not run)."""
+    part = rows[(rows["method"] == method) & (rows["share"] == share)]
+    return pct(float(part[key].mean())) if len(part) else "--"
+
+
 hc_ac = wide_table(standard[standard["sticker"] == 3], "share %", ("gw_kmeans", "ac_pca"), row_label="share %")
 ch.write_table(hc_ac, "standard_hc_ac")
 hc_ac
@@ -256,7 +264,8 @@ ch.save_figure(fig, "roc")
 # %%
 window = frame[frame["series"] == "window"]
 window_methods = ("gw_kmeans", "spray_euclidean", "ac_pca")
-both = pd.concat([standard[(standard["sticker"] == 3) & (standard["seed"] == seeds[0])].assign(placement="four positions"),
+four_positions = standard[(standard["sticker"] == 3) & (standard["seed"] == seeds[0])]
+both = pd.concat([four_positions.assign(placement="four positions"),
                   window.assign(placement="16x16 window")]).sort_values(["share", "placement"], ascending=[False, True])
 both["setting"] = both["share %"].astype(str) + " %, " + both["placement"]
 window_table = wide_table(both, "setting", window_methods, rates={"tpr": "TPR", "tnr": "TNR", "auroc": "AUROC"})
@@ -264,19 +273,15 @@ ch.write_table(window_table, "window")
 # the sentence in the text: the highest share at which both placements passed the gate
 common = sorted(set(window["share"]) & set(learned_shares))
 
-
-def share_rate(part: pd.DataFrame, method: str, share: float, key: str) -> str:
-    return pct(float(part.loc[(part["method"] == method) & (part["share"] == share), key].mean()))
-
-
 if common:
     both_share = max(common)
+    hc, spray = ("gw_kmeans", "spray_euclidean")
     window_summary = (
-        f"At {100 * both_share:.0f} % poisoned, GW k-means finds {share_rate(window, 'gw_kmeans', both_share, 'tpr')} % of the poisons at a TNR of "
-        f"{share_rate(window, 'gw_kmeans', both_share, 'tnr')} % (four positions: {share_rate(standard, 'gw_kmeans', both_share, 'tpr')} % at "
-        f"{share_rate(standard, 'gw_kmeans', both_share, 'tnr')} %), and Euclidean SpRAy {share_rate(window, 'spray_euclidean', both_share, 'tpr')} % at "
-        f"{share_rate(window, 'spray_euclidean', both_share, 'tnr')} % (four positions: {share_rate(standard, 'spray_euclidean', both_share, 'tpr')} % at "
-        f"{share_rate(standard, 'spray_euclidean', both_share, 'tnr')} %).")
+        f"At {100 * both_share:.0f} % poisoned, GW k-means finds {rate(window, hc, both_share, 'tpr')} % of the poisons at a TNR of "
+        f"{rate(window, hc, both_share, 'tnr')} % (four positions: {rate(four_positions, hc, both_share, 'tpr')} % at "
+        f"{rate(four_positions, hc, both_share, 'tnr')} %), and Euclidean SpRAy {rate(window, spray, both_share, 'tpr')} % at "
+        f"{rate(window, spray, both_share, 'tnr')} % (four positions: {rate(four_positions, spray, both_share, 'tpr')} % at "
+        f"{rate(four_positions, spray, both_share, 'tnr')} %).")
 else:
     failed = gate_table[gate_table["series"] == "window"]
     window_summary = (
@@ -363,27 +368,21 @@ comparison
 # The numbers quoted in the thesis text come from this run.
 
 # %%
-top = summarize(standard[standard["sticker"] == max(sticker_sizes)], ["method", "share"], ("tpr", "tnr"))
+largest = standard[standard["sticker"] == max(sticker_sizes)]
 lowest, highest = min(learned_shares), max(learned_shares)
-
-
-def rate(method: str, share: float, key: str) -> str:
-    part = top[(top["method"] == method) & (top["share"] == share)]
-    return pct(float(part[f"{key}_mean"].iloc[0])) if len(part) else "--"
-
 
 ch.write_numbers({
     "ResultsSeeds": len(seeds),
     "ResultsExperiments": len(settings) + len(clean_settings),
     "ResultsLowestShare": f"{100 * lowest:.0f}",
     "ResultsHighestShare": f"{100 * highest:.0f}",
-    "ResultsHcTprHigh": rate("gw_kmeans", highest, "tpr"),
-    "ResultsHcTnrHigh": rate("gw_kmeans", highest, "tnr"),
-    "ResultsHcTprLow": rate("gw_kmeans", lowest, "tpr"),
-    "ResultsHcTnrLow": rate("gw_kmeans", lowest, "tnr"),
-    "ResultsAcTprHigh": rate("ac_pca", highest, "tpr"),
-    "ResultsAcTprLow": rate("ac_pca", lowest, "tpr"),
-    "ResultsMaxRelTprLow": rate("concentration_max", lowest, "tpr"),
+    "ResultsHcTprHigh": rate(largest, "gw_kmeans", highest, "tpr"),
+    "ResultsHcTnrHigh": rate(largest, "gw_kmeans", highest, "tnr"),
+    "ResultsHcTprLow": rate(largest, "gw_kmeans", lowest, "tpr"),
+    "ResultsHcTnrLow": rate(largest, "gw_kmeans", lowest, "tnr"),
+    "ResultsAcTprHigh": rate(largest, "ac_pca", highest, "tpr"),
+    "ResultsAcTprLow": rate(largest, "ac_pca", lowest, "tpr"),
+    "ResultsMaxRelTprLow": rate(largest, "concentration_max", lowest, "tpr"),
     "ResultsHcBeatsThesis": int((comparison["HC beats thesis"] == "yes").sum()) if len(comparison) else 0,
     "ResultsThesisSettings": len(comparison),
     "ResultsHcSeconds": f"{frame.loc[frame['method'] == 'gw_kmeans', 'runtime_s'].mean():.1f}",

@@ -139,8 +139,8 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
         notebook.cells.insert(0, nbformat.v4.new_code_cell(TEXT_PROGRESS, metadata={"tags": ["injected-progress"]}))
     os.environ.setdefault("MPLBACKEND", "Agg")
     logger = logging.getLogger("papermill")
-    handler = CellProgress(path.stem, notebook, sys.stderr)
-    if progress:
+    handler = CellProgress(path.stem, notebook, sys.stderr) if progress else None
+    if handler:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
@@ -158,7 +158,8 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
             f"the executed notebook with the full traceback is {output}"
         ) from None
     finally:
-        logger.removeHandler(handler)
+        if handler:
+            logger.removeHandler(handler)
     return NotebookRun(path.stem, output, time.perf_counter() - start, _cells_seconds(executed))
 
 
