@@ -45,8 +45,8 @@ def gtsrb_load(repeats: int = 3) -> dict:
     return {"load_s_median": round(statistics.median(times), 3), "train_images": int(len(signs.train_labels)), "test_images": int(len(signs.test_labels))}
 
 
-def figures_runs(profile: str = "quick", workdir: Path | None = None) -> dict:
-    """Seconds per chapter of a first and a warm ``python -m poisondetect.pipeline`` in a fresh clone.
+def figures_runs(profile: str = "quick", workdir: Path | None = None, jobs: int = 1) -> dict:
+    """Seconds per chapter of a first and a warm ``python -m poisondetect.pipeline --jobs JOBS`` in a fresh clone.
 
     The clone, its artifacts and figures go to ``workdir`` (kept, for a look at what the run made),
     by default to a temporary folder that is removed afterwards.
@@ -60,10 +60,10 @@ def figures_runs(profile: str = "quick", workdir: Path | None = None) -> dict:
         subprocess.run(["git", "clone", "--quiet", str(paths.ROOT), str(clone)], check=True)
         env = {**os.environ, "POISONDETECT_ARTIFACTS": str(tmp / "artifacts"), "POISONDETECT_FIGURES": str(tmp / "figures"),
                "PYTHONPATH": str(clone / "src")}
-        out = {"commit": subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
+        out = {"jobs": jobs, "commit": subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
         for run in ("first", "warm"):
             code = ("import json, sys; from poisondetect import pipeline; "
-                    f"runs = pipeline.run_notebooks({profile!r}, 'synth', out=sys.stderr, progress=False); "
+                    f"runs = pipeline.run_notebooks({profile!r}, 'synth', out=sys.stderr, progress=False, jobs={jobs}); "
                     "print(json.dumps({r.name: round(r.wall_s, 1) for r in runs}))")
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-c", code], cwd=clone, env=env, capture_output=True, text=True)
@@ -78,9 +78,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--figures", action="store_true", help="also time a first and a warm quick run of every chapter in a fresh clone (about 20 minutes)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the clone, artifacts and figures of --figures here")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks side by side in the --figures runs (default 1)")
     args = parser.parse_args()
     os.environ.setdefault("POISONDETECT_FIGURES", tempfile.mkdtemp())
     result = {"benchmark": "pipeline", "load_average": os.getloadavg()[0], "pipeline": pipeline_overhead(), "gtsrb_load": gtsrb_load()}
     if args.figures:
-        result["make_figures"] = figures_runs(workdir=args.workdir)
+        result["make_figures"] = figures_runs(workdir=args.workdir, jobs=args.jobs)
     print(json.dumps(result, indent=1))

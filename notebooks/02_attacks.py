@@ -70,9 +70,13 @@ from poisondetect.attacks import (
     attack_success_rate, clean_accuracy, pgd_linf,
 )
 from poisondetect.attacks.pgd import to_uint8_pixels
+from poisondetect.calls import cached
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
 from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model, profile_model, thesis_experiment
+
+# the evaluations of the trained models are cached by their code and arguments: a second run loads them
+attack_report, attack_success_rate, clean_accuracy = map(cached, (attack_report, attack_success_rate, clean_accuracy))
 
 ch = report.Chapter("02_attacks", profile, dataset)
 started = time.perf_counter()

@@ -55,6 +55,7 @@ from IPython.display import display
 from poisondetect import citations, data, drawing, lab, report
 from poisondetect import lrp_teaching as teaching
 from poisondetect.attacks import AmplitudePattern, LabelConsistent
+from poisondetect.calls import cached
 from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
 from poisondetect.detection.detectors import GWKMeansSettings, SpraySettings, TopkShareSettings
@@ -63,11 +64,14 @@ from poisondetect.explain import ExplainSettings, canonized_logits, explain, rel
 from poisondetect.explain.canonizers import merged_batchnorm_count
 from poisondetect.faithfulness import aopc, perturbation_curves, random_maps
 
+# the attribution grid and the perturbation test are cached by their code and arguments: a second run loads them
+cached_explain, perturbation_curves = cached(explain), cached(perturbation_curves)
+
 ch = report.Chapter("03_lrp", profile, dataset)
 n_conservation = by_profile(profile, smoke=16, quick=300, full=1000)
 n_faithful = by_profile(profile, smoke=8, quick=64, full=128)      # images of the perturbation test
 faithful_steps = by_profile(profile, smoke=6, quick=16, full=16)
-amplitudes = by_profile(profile, smoke=(255,), quick=(255, 32), full=(255, 128, 64, 32))
+amplitudes = by_profile(profile, smoke=(255,), quick=(255, 64), full=(255, 128, 64, 32))  # quick: the models of chapter 2
 # the attributions that sample many forward passes are cut down in the smoke run
 grid_settings = by_profile(profile, smoke=ExplainSettings(smoothgrad_samples=4, ig_steps=4, occlusion_window=8, occlusion_stride=8),
                            quick=ExplainSettings(), full=ExplainSettings())
@@ -382,7 +386,7 @@ labels = {"lrp0": "LRP-0", "epsilon": "LRP-$\\epsilon$", "gamma": "LRP-$\\gamma$
           "integrated_gradients": "Int. Grad.", "occlusion": "occlusion", "gradcam": "Grad-CAM", "random": "random order"}
 picked = np.concatenate([np.flatnonzero(~sub_poison)[:2], np.flatnonzero(sub_poison)[:2]])
 x_picked = to_tensor(sub_images[picked])
-grid = {m: explain(model, x_picked, TARGET, m, progress=False, settings=grid_settings).maps for m in methods}
+grid = {m: cached_explain(model, x_picked, TARGET, m, progress=False, settings=grid_settings).maps for m in methods}
 fig, axes = plt.subplots(len(picked), len(methods) + 1, figsize=(1.0 * (len(methods) + 1), 1.1 * len(picked)))
 for row, index in enumerate(picked):
     report.show_image(axes[row, 0], sub_images[index])
@@ -411,7 +415,7 @@ ch.save_figure(fig, "method_grid")
 # %%
 faithful_ids = np.concatenate([np.flatnonzero(~sub_poison)[:n_faithful - n_faithful // 4], np.flatnonzero(sub_poison)[:n_faithful // 4]])
 x_faithful = to_tensor(sub_images[faithful_ids])
-faithful_maps = {m: explain(model, x_faithful, TARGET, m, progress=False, settings=grid_settings).maps for m in methods}
+faithful_maps = {m: cached_explain(model, x_faithful, TARGET, m, progress=False, settings=grid_settings).maps for m in methods}
 faithful_maps["random"] = random_maps(faithful_maps["lrp0"].shape, seed)
 settings_grid = [(patch, replace) for replace in ("mean", "noise") for patch in (1, 2, 4)]
 aopc_table, shown_curves = {}, {}

@@ -45,8 +45,13 @@ from poisondetect.adversarial import (
     carlini_wagner_l2, correlated_gaussians, estimate_mi, fit_autoencoder, fit_statistics, gaussian_augmentation,
     gaussian_mi, l2_uae, mine_uae, minmax_attack, mnist, pgd, reconstruction_error, retrained, signs, ssim,
 )
+from poisondetect.calls import cached
 from poisondetect.config import by_profile
 from poisondetect.experiments import trained_classifier
+
+# the attacks, MI estimates and autoencoders are cached by their code and arguments: a second run loads them
+carlini_wagner_l2, estimate_mi, fit_autoencoder, l2_uae, mine_uae, minmax_attack, pgd, retrained = map(
+    cached, (carlini_wagner_l2, estimate_mi, fit_autoencoder, l2_uae, mine_uae, minmax_attack, pgd, retrained))
 
 torch.manual_seed(0)
 ch = report.Chapter("09_mine_minmax", profile, dataset)

@@ -63,3 +63,32 @@ def test_atomic_path_gives_normal_file_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def _slow_entry(log: str, barrier) -> None:
+    """Worker of the lock test: ask for one entry at the same moment as the other worker, compute it slowly."""
+    import time
+
+    def compute():
+        with open(log, "a") as handle:
+            handle.write("computed\n")
+        time.sleep(1.0)
+        return {"x": np.arange(3.0)}
+
+    barrier.wait(timeout=60)
+    np.testing.assert_array_equal(artifacts.cached_arrays("shared", Cfg(), compute)["x"], np.arange(3.0))
+
+
+def test_processes_sharing_the_cache_compute_a_missing_entry_once(tmp_path):
+    import multiprocessing
+
+    log = tmp_path / "log.txt"
+    context = multiprocessing.get_context("spawn")  # the children read $POISONDETECT_ARTIFACTS set by the fixture
+    barrier = context.Barrier(2)
+    workers = [context.Process(target=_slow_entry, args=(str(log), barrier)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert log.read_text() == "computed\n"

@@ -1,4 +1,6 @@
+import io
 import json
+import os
 import textwrap
 
 import pytest
@@ -78,3 +80,33 @@ def test_progress_shows_each_cell_and_the_notebooks_bars_while_it_runs(tmp_path,
     assert "epochs: 100%" in err and "3/3" in err  # the notebook's own bar, streamed from the kernel
     assert "running smoke on synth" not in err  # printed output stays in the notebook
     assert run.output.exists()
+
+
+RENDEZVOUS = '''
+# %%
+import os, pathlib, time
+here, other = pathlib.Path({folder!r}) / {mine!r}, pathlib.Path({folder!r}) / {theirs!r}
+here.write_text(os.environ.get("OMP_NUM_THREADS", "unset"))  # the kernel's share of the cores
+deadline = time.time() + 60
+while not other.exists():  # only a notebook running at the same time can create it
+    assert time.time() < deadline, "the other notebook never ran alongside"
+    time.sleep(0.1)
+'''
+
+
+def test_jobs_run_notebooks_side_by_side_and_report_failures(tmp_path, monkeypatch):
+    folder = tmp_path / "chapters"
+    folder.mkdir()
+    for mine, theirs in (("01_meet", "02_meet"), ("02_meet", "01_meet")):
+        _write(folder / f"{mine}.py", GOOD + RENDEZVOUS.format(folder=str(tmp_path), mine=mine, theirs=theirs))
+    monkeypatch.setattr(pipeline.paths, "NOTEBOOKS", folder)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    runs = pipeline.run_notebooks("smoke", "synth", output_dir=tmp_path / "out", out=io.StringIO(), jobs=2)
+    assert [run.name for run in runs] == ["01_meet", "02_meet"] and all(run.output.exists() for run in runs)
+    share = str(max(1, os.cpu_count() // 2))
+    assert (tmp_path / "01_meet").read_text() == (tmp_path / "02_meet").read_text() == share
+    _write(folder / "03_fails.py", GOOD + '\n# %%\nraise ValueError("broken chapter")\n')
+    with pytest.raises(pipeline.NotebookError, match="ValueError: broken chapter"):
+        pipeline.run_notebooks("smoke", "synth", only=["03"], output_dir=tmp_path / "out", out=io.StringIO(), jobs=2)
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        pipeline.run_notebooks("smoke", "synth", jobs=0)

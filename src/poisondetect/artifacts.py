@@ -3,13 +3,15 @@
 An entry lives at ``artifacts/<kind>/<key>.<ext>`` where ``key`` is
 :func:`poisondetect.config.stable_hash` of the config and of the code that made it.
 Writes are atomic (temporary file in the same folder, then ``os.replace``), so an
-interrupted run never leaves a half-written entry; torch files are loaded with
-``weights_only=True``.
+interrupted run never leaves a half-written entry; a missing entry is computed
+under a per-entry file lock, so processes sharing the cache compute it once;
+torch files are loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -66,19 +68,53 @@ def cached_entry(kind: str, config: Any, ext: str, *code: Any) -> Path:
     return entry_path(kind, stable_hash(config, *code), ext)
 
 
+@contextlib.contextmanager
+def entry_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the cache entry ``path`` (a ``.<name>.lock`` file beside it).
+
+    Two processes that need the same missing entry (two chapters run side by side)
+    then compute it once: the second waits and loads what the first wrote.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _cached(path: Path, load: Callable[[Path], Any], save: Callable[[Any, Path], None], compute: Callable[[], Any]) -> Any:
+    """Load the entry ``path``, or compute and write it under :func:`entry_lock`; a corrupt entry is recomputed."""
+    def loaded() -> tuple[bool, Any]:
+        if not path.exists():
+            return False, None
+        try:
+            return True, load(path)
+        except Exception as error:  # corrupt entry: recompute
+            print(f"warning: ignoring unreadable cache entry {path} ({error}); recomputing")
+            return False, None
+
+    found, value = loaded()
+    if found:
+        return value
+    with entry_lock(path):
+        found, value = loaded()  # another process may have written it while we waited
+        if found:
+            return value
+        value = compute()
+        with atomic_path(path) as tmp:
+            save(value, tmp)
+    return value
+
+
 def cached_arrays(kind: str, config: Any, compute: Callable[[], dict[str, np.ndarray]], *code: Any) -> dict[str, np.ndarray]:
     """Return ``compute()`` (a dict of arrays), cached as ``.npz`` by the hash of ``config`` and ``code``."""
-    path = cached_entry(kind, config, "npz", *code)
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError) as error:  # corrupt entry: recompute below
-            print(f"warning: ignoring unreadable cache entry {path} ({error}); recomputing")
-    arrays = compute()
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
-    return arrays
+    def load(path: Path) -> dict[str, np.ndarray]:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+
+    return _cached(cached_entry(kind, config, "npz", *code), load, lambda arrays, tmp: np.savez(tmp, **arrays), compute)
 
 
 def cached_torch(kind: str, config: Any, compute: Callable[[], Any], *code: Any) -> Any:
@@ -89,13 +125,5 @@ def cached_torch(kind: str, config: Any, compute: Callable[[], Any], *code: Any)
     """
     import torch
 
-    path = cached_entry(kind, config, "pt", *code)
-    if path.exists():
-        try:
-            return torch.load(path, weights_only=True, map_location="cpu")
-        except Exception as error:  # corrupt entry: recompute below
-            print(f"warning: ignoring unreadable cache entry {path} ({error}); recomputing")
-    value = compute()
-    with atomic_path(path) as tmp:
-        torch.save(value, tmp)
-    return value
+    return _cached(cached_entry(kind, config, "pt", *code), lambda path: torch.load(path, weights_only=True, map_location="cpu"),
+                   torch.save, compute)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import importlib
 import inspect
@@ -103,10 +104,15 @@ def code_hash(*modules: ModuleType) -> str:
     """
     digest = hashlib.sha256()
     for module in (m for given in modules for m in _with_submodules(given)):
-        tree = _without_docstrings(ast.parse(module_source(module)))
         digest.update(module.__name__.encode())
-        digest.update(ast.dump(tree, include_attributes=False).encode())
+        digest.update(_tree_dump(module_source(module)).encode())
     return digest.hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=None)
+def _tree_dump(source: str) -> str:
+    """The syntax tree of ``source`` without docstrings, as text (memoised: keys are computed often)."""
+    return ast.dump(_without_docstrings(ast.parse(source)), include_attributes=False)
 
 
 def stable_hash(*parts: Any) -> str:

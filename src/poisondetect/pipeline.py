@@ -3,9 +3,10 @@
 Each ``notebooks/NN_*.py`` (Jupytext percent format) is read with jupytext,
 given ``profile`` and ``dataset`` through its ``parameters`` cell, executed by
 papermill on the ``python3`` kernel from the repository root, and saved as
-``build/notebooks/NN_*.ipynb``. One process drives all notebooks; a failure
-stops the run with the notebook, the failing cell and the error. While a
-notebook runs, the terminal shows the cell it is in and the notebook's own
+``build/notebooks/NN_*.ipynb``. One process drives the notebooks one after the
+other (``--jobs N``: N side by side, each in its own process); a failure stops
+the run with the notebook, the failing cell and the error. While a notebook
+runs alone, the terminal shows the cell it is in and the notebook's own
 progress bars (training epochs, heatmaps, GW pairs) as they advance.
 
 Usage::
@@ -16,7 +17,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -164,20 +167,55 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
 
 
 def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence[str] | None = None,
-                  output_dir: Path | None = None, out=sys.stdout, progress: bool = True) -> list[NotebookRun]:
-    """Execute the selected chapter notebooks in order, printing progress (``progress``: live, cell by cell) and wall time."""
+                  output_dir: Path | None = None, out=sys.stdout, progress: bool = True, jobs: int = 1) -> list[NotebookRun]:
+    """Execute the selected chapter notebooks, printing progress (``progress``: live, cell by cell) and wall time.
+
+    With ``jobs`` > 1 that many notebooks run side by side, each in its own process
+    with its share of the cores, started in chapter order; the artifact cache's entry locks make a chapter that
+    needs a model another chapter is training wait for it instead of training it
+    twice. Live cell progress is shown only with ``jobs`` = 1 (interleaved it would be unreadable).
+    """
     check_profile(profile)
     check_dataset(dataset)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     notebooks = discover(only)
-    runs = []
     total_start = time.perf_counter()
-    for i, path in enumerate(notebooks, 1):
-        print(f"[{i}/{len(notebooks)}] {path.stem} (profile={profile}, dataset={dataset}) ...", file=out, flush=True)
-        run = run_notebook(path, profile, dataset, output_dir, progress)
-        runs.append(run)
-        print(f"      done in {run.wall_s:.1f} s (cells {run.cells_s:.1f} s, overhead {run.overhead_s:.1f} s)", file=out, flush=True)
+    if jobs == 1:
+        runs = []
+        for i, path in enumerate(notebooks, 1):
+            print(f"[{i}/{len(notebooks)}] {path.stem} (profile={profile}, dataset={dataset}) ...", file=out, flush=True)
+            runs.append(run_notebook(path, profile, dataset, output_dir, progress))
+            _print_done(runs[-1], out)
+    else:
+        print(f"running {len(notebooks)} notebooks, {jobs} at a time (profile={profile}, dataset={dataset})", file=out, flush=True)
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_share_cores, initargs=(jobs,)) as pool:
+            pending = {pool.submit(run_notebook, path, profile, dataset, output_dir): path for path in notebooks}
+            finished = {}
+            try:
+                for future in concurrent.futures.as_completed(pending):
+                    finished[pending[future]] = future.result()
+                    _print_done(finished[pending[future]], out)
+            except BaseException:  # a chapter failed (or Ctrl-C): start no other, let the running ones end
+                pool.shutdown(cancel_futures=True)
+                raise
+        runs = [finished[path] for path in notebooks]
     print(f"all {len(runs)} notebooks ran in {time.perf_counter() - total_start:.1f} s; figures in {paths.figures_dir()}", file=out)
     return runs
+
+
+def _share_cores(jobs: int) -> None:
+    """Give each of ``jobs`` notebook processes an equal share of the cores (``OMP_NUM_THREADS``, unless set).
+
+    Without it every kernel would start one torch thread per core, and two of them
+    would wait on each other's threads at every parallel step.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+
+
+def _print_done(run: NotebookRun, out) -> None:
+    print(f"      {run.name} done in {run.wall_s:.1f} s (cells {run.cells_s:.1f} s, overhead {run.overhead_s:.1f} s)", file=out, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,10 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated notebook prefixes, e.g. 03 or 03,05")
     parser.add_argument("--output-dir", type=Path, default=None, help="where executed notebooks go (default build/notebooks)")
     parser.add_argument("--quiet", action="store_true", help="only a line per notebook, no live cell progress")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run side by side (default 1; see run_notebooks)")
     args = parser.parse_args(argv)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
     try:
-        run_notebooks(args.profile, args.dataset, only or None, args.output_dir, progress=not args.quiet)
+        run_notebooks(args.profile, args.dataset, only or None, args.output_dir, progress=not args.quiet, jobs=args.jobs)
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
