@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PROFILE ?= quick
 DATASET ?= synth
 ONLY ?=
+JOBS ?= 2
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -16,7 +17,8 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=smoke|quick|full (default quick), DATASET=synth|gtsrb (default synth), ONLY=03 (one chapter)"
+	@echo "  variables: PROFILE=smoke|quick|full (default quick), DATASET=synth|gtsrb (default synth), ONLY=03 (one chapter),"
+	@echo "             JOBS=2 (chapters side by side; JOBS=1 runs them one by one with their progress bars live)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found (zennit 1.0.0 needs >= 3.11.11). Install python3.12 or set PYTHON312=/path/to/python3.12"; exit 1; }
@@ -28,8 +30,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the pinned environment
 
-figures: $(STAMP) ## run every chapter notebook with papermill and regenerate figures/ (PROFILE, DATASET, ONLY)
-	$(PY) -m poisondetect.pipeline --profile $(PROFILE) --dataset $(DATASET) $(if $(ONLY),--only $(ONLY))
+figures: $(STAMP) ## run every chapter notebook with papermill and regenerate figures/ (PROFILE, DATASET, ONLY, JOBS)
+	$(PY) -m poisondetect.pipeline --profile $(PROFILE) --dataset $(DATASET) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY))
 
 thesis: ## build thesis/main.pdf with latexmk from the generated figures
 	@command -v latexmk >/dev/null || { echo "error: latexmk not found. Install TeX: sudo apt-get install latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-science texlive-fonts-recommended lmodern"; exit 1; }

@@ -92,3 +92,4 @@ def test_processes_sharing_the_cache_compute_a_missing_entry_once(tmp_path):
         worker.join(timeout=60)
     assert [worker.exitcode for worker in workers] == [0, 0]
     assert log.read_text() == "computed\n"
+    assert not list((paths.artifacts_dir() / "shared").glob(".*.lock"))  # no lock file left behind

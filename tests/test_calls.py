@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -68,6 +70,9 @@ def test_function_arguments_are_keyed_by_code_and_closure_and_globals_refused(ar
     assert len(entries(artifacts)) == 2
     with pytest.raises(TypeError, match="global variable 'GLOBAL_SCALE'"):
         apply(lambda v: GLOBAL_SCALE * v, 1.0)
+    with pytest.raises(TypeError, match="pass a function"):  # a partial's bound values would not be keyed
+        apply(functools.partial(max, 2.0), 1.0)
+    assert apply(abs, -1.0) == 1.0  # a builtin is keyed by its name
 
 
 GLOBAL_SCALE = 4.0

@@ -34,6 +34,14 @@ def test_discover_finds_chapters_in_order_and_selects():
         pipeline.discover(["99"])
 
 
+def test_side_by_side_order_starts_chapter_2_with_the_chapters_that_need_none_of_its_models():
+    order = [p.stem[:2] for p in pipeline.side_by_side_order(pipeline.discover())]
+    assert order[:2] == ["02", "09"] and sorted(order) == [p.stem[:2] for p in pipeline.discover()]
+    assert order.index("03") > order.index("01")
+    extra = [pipeline.paths.NOTEBOOKS / "10_more.py", pipeline.paths.NOTEBOOKS / "05_detection.py"]
+    assert [p.stem for p in pipeline.side_by_side_order(extra)] == ["05_detection", "10_more"]
+
+
 def test_parameters_are_injected(tmp_path):
     notebook = _write(tmp_path / "01_demo.py", GOOD)
     run = pipeline.run_notebook(notebook, "smoke", "gtsrb", output_dir=tmp_path / "out")
@@ -94,15 +102,17 @@ while not other.exists():  # only a notebook running at the same time can create
 '''
 
 
-def test_jobs_run_notebooks_side_by_side_and_report_failures(tmp_path, monkeypatch):
+def test_jobs_run_notebooks_side_by_side_and_report_failures(tmp_path, monkeypatch, capfd):
     folder = tmp_path / "chapters"
     folder.mkdir()
     for mine, theirs in (("01_meet", "02_meet"), ("02_meet", "01_meet")):
         _write(folder / f"{mine}.py", GOOD + RENDEZVOUS.format(folder=str(tmp_path), mine=mine, theirs=theirs))
     monkeypatch.setattr(pipeline.paths, "NOTEBOOKS", folder)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    runs = pipeline.run_notebooks("smoke", "synth", output_dir=tmp_path / "out", out=io.StringIO(), jobs=2)
+    runs = pipeline.run_notebooks("smoke", "synth", output_dir=tmp_path / "out", out=io.StringIO(), jobs=2, progress=True)
     assert [run.name for run in runs] == ["01_meet", "02_meet"] and all(run.output.exists() for run in runs)
+    err = capfd.readouterr().err
+    assert "[01_meet] cell 4/4: import os, pathlib, time" in err and "[02_meet] cell 4/4" in err  # cells, named by chapter
     share = str(max(1, os.cpu_count() // 2))
     assert (tmp_path / "01_meet").read_text() == (tmp_path / "02_meet").read_text() == share
     _write(folder / "03_fails.py", GOOD + '\n# %%\nraise ValueError("broken chapter")\n')

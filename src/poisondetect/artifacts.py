@@ -76,11 +76,15 @@ def entry_lock(path: Path) -> Iterator[None]:
     then compute it once: the second waits and loads what the first wrote.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a") as handle:
+    lock = path.parent / f".{path.name}.lock"
+    with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
+            # a process still waiting holds the old file and finds the entry written; none is left behind
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

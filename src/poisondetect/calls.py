@@ -86,9 +86,8 @@ def dependency_code(module_name: str) -> str:
 def _digest(value: Any) -> Any:
     """A hashable stand-in for one argument (see the module docstring)."""
     if isinstance(value, nn.Module):
-        state = [array for array in value.state_dict().values()]
         return {"module": type(value).__qualname__, "training": value.training,
-                "state": artifacts.array_digest(*(t.detach().cpu().numpy() for t in state))}
+                "state": artifacts.array_digest(*(t.detach().cpu().numpy() for t in value.state_dict().values()))}
     if isinstance(value, torch.Tensor):
         return {"tensor": artifacts.array_digest(value.detach().cpu().numpy())}
     if isinstance(value, np.ndarray):
@@ -101,8 +100,10 @@ def _digest(value: Any) -> Any:
         return {"class": f"{value.__module__}.{value.__qualname__}"}
     if inspect.isfunction(value):
         return _function_digest(value)
+    if inspect.isbuiltin(value):
+        return {"builtin": f"{value.__module__}.{value.__qualname__}"}
     if callable(value) and not dataclasses.is_dataclass(value):
-        return {"callable": f"{type(value).__module__}.{type(value).__qualname__}"}
+        raise TypeError(f"cannot cache a call given the callable {value!r}: pass a function (its code is keyed) instead")
     return value
 
 

@@ -126,10 +126,11 @@ def _cells_seconds(notebook) -> float:
     return total
 
 
-def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None = None, progress: bool = False) -> NotebookRun:
+def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None = None, progress: bool = False,
+                 bars: bool = True) -> NotebookRun:
     """Execute one notebook with papermill; raise :class:`NotebookError` on failure.
 
-    ``progress`` prints each cell as it starts and streams the notebook's progress bars (stderr) live.
+    ``progress`` prints each cell as it starts and (with ``bars``) streams the notebook's progress bars (stderr) live.
     """
     import papermill
 
@@ -138,7 +139,8 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
     output = output_dir / f"{path.stem}.ipynb"
     start = time.perf_counter()
     notebook = read_notebook(path)
-    if progress:
+    stream = progress and bars
+    if stream:
         notebook.cells.insert(0, nbformat.v4.new_code_cell(TEXT_PROGRESS, metadata={"tags": ["injected-progress"]}))
     os.environ.setdefault("MPLBACKEND", "Agg")
     logger = logging.getLogger("papermill")
@@ -151,7 +153,7 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
             executed = papermill.execute_notebook(
                 notebook, str(output), parameters={"profile": profile, "dataset": dataset},
                 kernel_name="python3", cwd=str(paths.ROOT), progress_bar=False, log_output=progress,
-                stdout_file=silent, stderr_file=sys.stderr if progress else None,
+                stdout_file=silent, stderr_file=sys.stderr if stream else None,
             )
     except papermill.PapermillExecutionError as error:
         source = "\n".join("    " + line for line in error.source.splitlines()[:12])
@@ -166,20 +168,34 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
     return NotebookRun(path.stem, output, time.perf_counter() - start, _cells_seconds(executed))
 
 
+#: With ``--jobs``, the chapters start in this order: chapter 2 trains the models that chapters 3-6 load, so the
+#: chapters that need none of them (9, 7, 8, 1; chapter 7 only the clean model, which chapter 2 trains first) run
+#: beside it, and chapters 3-6 come when their models are there. Chapters not listed follow in chapter order.
+SIDE_BY_SIDE_ORDER = ("02", "09", "07", "08", "01", "03", "04", "05", "06")
+
+
+def side_by_side_order(notebooks: Sequence[Path]) -> list[Path]:
+    """``notebooks`` in :data:`SIDE_BY_SIDE_ORDER` (by their two-digit prefix), the others after them in their order."""
+    rank = {prefix: i for i, prefix in enumerate(SIDE_BY_SIDE_ORDER)}
+    return sorted(notebooks, key=lambda p: rank.get(p.stem[:2], len(rank)))
+
+
 def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence[str] | None = None,
                   output_dir: Path | None = None, out=sys.stdout, progress: bool = True, jobs: int = 1) -> list[NotebookRun]:
     """Execute the selected chapter notebooks, printing progress (``progress``: live, cell by cell) and wall time.
 
     With ``jobs`` > 1 that many notebooks run side by side, each in its own process
-    with its share of the cores, started in chapter order; the artifact cache's entry locks make a chapter that
+    with its share of the cores, started in :func:`side_by_side_order`; the artifact cache's entry locks make a chapter that
     needs a model another chapter is training wait for it instead of training it
-    twice. Live cell progress is shown only with ``jobs`` = 1 (interleaved it would be unreadable).
+    twice. Side by side, ``progress`` shows the cells as they start, each line named by its
+    chapter, but not the progress bars (interleaved they would be unreadable).
     """
     check_profile(profile)
     check_dataset(dataset)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     notebooks = discover(only)
+    jobs = min(jobs, len(notebooks))  # one chapter alone runs in this process, its progress bars live
     total_start = time.perf_counter()
     if jobs == 1:
         runs = []
@@ -191,7 +207,8 @@ def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence
         print(f"running {len(notebooks)} notebooks, {jobs} at a time (profile={profile}, dataset={dataset})", file=out, flush=True)
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_share_cores, initargs=(jobs,)) as pool:
-            pending = {pool.submit(run_notebook, path, profile, dataset, output_dir): path for path in notebooks}
+            pending = {pool.submit(run_notebook, path, profile, dataset, output_dir, progress, False): path
+                       for path in side_by_side_order(notebooks)}
             finished = {}
             try:
                 for future in concurrent.futures.as_completed(pending):
