@@ -34,14 +34,6 @@ def test_discover_finds_chapters_in_order_and_selects():
         pipeline.discover(["99"])
 
 
-def test_side_by_side_order_starts_chapter_2_with_the_chapters_that_need_none_of_its_models():
-    order = [p.stem[:2] for p in pipeline.side_by_side_order(pipeline.discover())]
-    assert order[:2] == ["02", "09"] and sorted(order) == [p.stem[:2] for p in pipeline.discover()]
-    assert order.index("03") > order.index("01")
-    extra = [pipeline.paths.NOTEBOOKS / "10_more.py", pipeline.paths.NOTEBOOKS / "05_detection.py"]
-    assert [p.stem for p in pipeline.side_by_side_order(extra)] == ["05_detection", "10_more"]
-
-
 def test_parameters_are_injected(tmp_path):
     notebook = _write(tmp_path / "01_demo.py", GOOD)
     run = pipeline.run_notebook(notebook, "smoke", "gtsrb", output_dir=tmp_path / "out")

@@ -168,24 +168,12 @@ def run_notebook(path: Path, profile: str, dataset: str, output_dir: Path | None
     return NotebookRun(path.stem, output, time.perf_counter() - start, _cells_seconds(executed))
 
 
-#: With ``--jobs``, the chapters start in this order: chapter 2 trains the models that chapters 3-6 load, so the
-#: chapters that need none of them (9, 7, 8, 1; chapter 7 only the clean model, which chapter 2 trains first) run
-#: beside it, and chapters 3-6 come when their models are there. Chapters not listed follow in chapter order.
-SIDE_BY_SIDE_ORDER = ("02", "09", "07", "08", "01", "03", "04", "05", "06")
-
-
-def side_by_side_order(notebooks: Sequence[Path]) -> list[Path]:
-    """``notebooks`` in :data:`SIDE_BY_SIDE_ORDER` (by their two-digit prefix), the others after them in their order."""
-    rank = {prefix: i for i, prefix in enumerate(SIDE_BY_SIDE_ORDER)}
-    return sorted(notebooks, key=lambda p: rank.get(p.stem[:2], len(rank)))
-
-
 def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence[str] | None = None,
                   output_dir: Path | None = None, out=sys.stdout, progress: bool = True, jobs: int = 1) -> list[NotebookRun]:
     """Execute the selected chapter notebooks, printing progress (``progress``: live, cell by cell) and wall time.
 
     With ``jobs`` > 1 that many notebooks run side by side, each in its own process
-    with its share of the cores, started in :func:`side_by_side_order`; the artifact cache's entry locks make a chapter that
+    with its share of the cores, started in chapter order; the artifact cache's entry locks make a chapter that
     needs a model another chapter is training wait for it instead of training it
     twice. Side by side, ``progress`` shows the cells as they start, each line named by its
     chapter, but not the progress bars (interleaved they would be unreadable).
@@ -207,8 +195,7 @@ def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence
         print(f"running {len(notebooks)} notebooks, {jobs} at a time (profile={profile}, dataset={dataset})", file=out, flush=True)
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_share_cores, initargs=(jobs,)) as pool:
-            pending = {pool.submit(run_notebook, path, profile, dataset, output_dir, progress, False): path
-                       for path in side_by_side_order(notebooks)}
+            pending = {pool.submit(run_notebook, path, profile, dataset, output_dir, progress, False): path for path in notebooks}
             finished = {}
             try:
                 for future in concurrent.futures.as_completed(pending):
