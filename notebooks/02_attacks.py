@@ -75,8 +75,8 @@ from poisondetect.config import by_profile
 from poisondetect.data.transforms import to_tensor
 from poisondetect.experiments import AttackExperiment, attack_report, poisoned_model, profile_model, thesis_experiment
 
-# the evaluations of the trained models are cached by their code and arguments: a second run loads them
-attack_report, attack_success_rate, clean_accuracy = map(cached, (attack_report, attack_success_rate, clean_accuracy))
+# the test-time transformations' evaluations are cached by their code and arguments (attack_report caches itself)
+attack_success_rate, clean_accuracy = cached(attack_success_rate), cached(clean_accuracy)
 
 ch = report.Chapter("02_attacks", profile, dataset)
 started = time.perf_counter()

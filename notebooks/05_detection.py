@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 
 from poisondetect import citations, data, report
-from poisondetect.calls import cached
 from poisondetect.config import by_profile
 from poisondetect.detection import (
     affinity_graph, detection_metrics, labels, laplacian_spectrum, normalized_laplacian, relevance_measures,
@@ -61,8 +60,6 @@ from poisondetect.experiments import (
     rank_experiment_classes, rates_table, showcase_experiment, thesis_experiment,
 )
 from poisondetect.transport import mds_embedding, pairwise_gw
-
-backdoor_gate = cached(backdoor_gate)  # the gate's evaluation is cached by the experiment and the code
 
 ch = report.Chapter("05_detection", profile, dataset)
 exp = showcase_experiment(dataset, profile, seed)

@@ -49,15 +49,12 @@ import pandas as pd
 
 from poisondetect import report
 from poisondetect.attacks import AmplitudePattern, BadNets, Blended, CleverHans, LabelConsistent, Sticker
-from poisondetect.calls import cached
 from poisondetect.config import by_profile
 from poisondetect.detection import detection_metrics, labels, roc_curve
 from poisondetect.experiments import (
     AttackExperiment, backdoor_gate, detector_settings, evaluate, inspected, mean_std, method_table, pct, profile_model, run_grid,
     summarize, thesis_comparison, thesis_experiment, wide_table,
 )
-
-backdoor_gate = cached(backdoor_gate)  # the gate's evaluation is cached by the experiment and the code
 
 ch = report.Chapter("06_results", profile, dataset)
 model_name = profile_model(profile)

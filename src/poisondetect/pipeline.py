@@ -199,8 +199,8 @@ def run_notebooks(profile: str = "quick", dataset: str = "synth", only: Sequence
             finished = {}
             try:
                 for future in concurrent.futures.as_completed(pending):
-                    finished[pending[future]] = future.result()
-                    _print_done(finished[pending[future]], out)
+                    run = finished[pending[future]] = future.result()
+                    _print_done(run, out)
             except BaseException:  # a chapter failed (or Ctrl-C): start no other, let the running ones end
                 pool.shutdown(cancel_futures=True)
                 raise

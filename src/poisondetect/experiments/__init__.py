@@ -14,15 +14,16 @@ the keys of what it was made from and the code hash of its own step
 
 Modules: :mod:`.experiment` (the experiment, poisoned set, model),
 :mod:`.representations` (a class's images, heatmaps, activations),
-:mod:`.detections` (detectors on a class, class ranking), :mod:`.grids`
+:mod:`.evaluation` (attack success and the gate), :mod:`.detections` (detectors on a class, class ranking), :mod:`.grids`
 (result tables over seeds), :mod:`.thesis` (the thesis's numbers beside ours),
 :mod:`.steps` (code and keys of the steps).
 """
 
 from .adversarial import adversarially_trained, trained_classifier
 from .detections import detect, detection_key, detector_settings, evaluate, inspected, rank_experiment_classes, resolved_settings
+from .evaluation import GATE_MIN_RATE, attack_report, backdoor_gate
 from .experiment import (
-    GATE_MIN_RATE, THESIS_TRAINING, AttackExperiment, attack_report, backdoor_gate, clean_experiment, data_key,
+    THESIS_TRAINING, AttackExperiment, clean_experiment, data_key,
     default_train_config, load_data, model_key, poisoned_data, poisoned_key, poisoned_model, profile_model,
     showcase_experiment, surrogate_model, thesis_experiment, training_split,
 )
