@@ -371,6 +371,23 @@ def test_probe_auroc_is_the_ceiling_of_a_representation():
     assert np.isnan(probe_auroc(x, np.zeros(len(x), bool)))  # no poisons: undefined
 
 
+def test_neighbour_auroc_sees_groups_of_any_shape():
+    from poisondetect.detection import neighbour_auroc
+
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 60)  # clean: a ring; poisons: a tight blob at its centre
+    points = np.r_[np.c_[np.cos(angle), np.sin(angle)] * 5, rng.normal(scale=0.1, size=(15, 2))]
+    truth = np.r_[np.zeros(60, bool), np.ones(15, bool)]
+    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    assert neighbour_auroc(d, truth, k=5) == 1.0
+    shuffled = rng.permutation(truth)
+    assert neighbour_auroc(d, shuffled, k=5) < 0.75
+    with pytest.raises(ValueError, match="k must"):
+        neighbour_auroc(d, truth, k=75)
+    with pytest.raises(ValueError, match="square"):
+        neighbour_auroc(d[:, :10], truth)
+
+
 # ----------------------------------------------------------------- flagging clusters by their mean heatmap
 
 

@@ -145,3 +145,32 @@ def test_gw_outlier_scores_rank_the_planted_poisons_first():
     assert np.all(z[truth] > 3) and np.median(z[~truth]) == pytest.approx(0, abs=1)
     with pytest.raises(ValueError, match="trim"):
         gw_outlier_scores(spaces, trim=1.0, distance_to_centers=exact_distances, barycenter=medoid)
+
+
+def mirrored_maps(n_clean=30, n_poison=10, seed=0):
+    """Heatmaps whose relevance is one blob: left of centre on clean maps, at its mirror image on poisoned ones."""
+    rng = np.random.default_rng(seed)
+    maps = rng.uniform(0.0, 0.02, size=(n_clean + n_poison, 32, 32))
+    maps[:n_clean, 12:16, 4:8] += 1.0
+    maps[n_clean:, 12:16, 24:28] += 1.0
+    return maps, np.r_[np.zeros(n_clean, bool), np.ones(n_poison, bool)]
+
+
+def test_fused_gw_separates_mirror_images_that_gw_cannot():
+    """GW is blind to the symmetries of the grid; fused GW (alpha < 1) also compares where relevance lies."""
+    import dataclasses
+
+    from poisondetect.detection import DETECTORS, GWKMeansSettings
+    from poisondetect.detection.detectors import GWOutlierSettings, GWSpraySettings
+
+    maps, truth = mirrored_maps()
+    blind = detection_metrics(truth, DETECTORS["gw_kmeans"](GWKMeansSettings(alpha=1.0), maps=maps))
+    assert blind["tpr"] + blind["tnr"] < 1.2  # no better than chance
+    for name, settings in (("gw_kmeans", GWKMeansSettings()), ("spray_gw", GWSpraySettings()), ("gw_outlier", GWOutlierSettings())):
+        fused = detection_metrics(truth, DETECTORS[name](dataclasses.replace(settings, alpha=0.5), maps=maps))
+        assert fused["tpr"] == 1.0 and fused["tnr"] >= 0.95, name
+    with pytest.raises(ValueError, match="alpha"):
+        GWKMeansSettings(alpha=0.0)
+    with pytest.raises(ValueError, match="scale='grid'"):
+        from poisondetect.detection import SpaceSettings
+        DETECTORS["gw_kmeans"](GWKMeansSettings(alpha=0.5, space=SpaceSettings(pool=4, max_points=None, scale="max")), maps=maps)

@@ -273,6 +273,73 @@ def test_work_decides_when_workers_start(rng, monkeypatch):
         pairwise_gw(large, n_workers=2, batch_size=10, progress=False)
 
 
+
+# --- fused GW ---------------------------------------------------------------
+
+def test_fused_gw_sees_a_shift_that_gw_cannot(rng):
+    """GW is blind to a translated copy; fused GW with the positions as features charges the shift, as POT does."""
+    s = random_space(rng, 9)
+    shifted = rotate(s, 0.0, shift=(1.5, 0.0))
+    assert entropic_gw(s, shifted, polish=1).value == pytest.approx(0.0, abs=1e-12)
+    M = ot.dist(s.coords / 3.0, shifted.coords / 3.0)
+    fused = entropic_gw_batch(s.C[None], s.p[None], shifted.C[None], shifted.p[None], M=M[None], alpha=0.5, polish=1)
+    pot = ot.gromov.fused_gromov_wasserstein2(M, s.C, shifted.C, s.p / s.p.sum(), shifted.p / shifted.p.sum(), alpha=0.5)
+    assert fused.value[0] == pytest.approx(0.5 * (1.5 / 3.0) ** 2, rel=1e-6)  # the identity plan moves every point by 1.5
+    assert fused.value[0] == pytest.approx(pot, rel=1e-6)
+
+
+def test_fused_value_is_the_objective_of_its_plan_and_competes_with_pot(rng):
+    pairs = [(random_space(rng, n), random_space(rng, m)) for n, m in ((9, 12), (12, 12), (10, 7), (8, 11))]
+    ours, pot = [], []
+    for s, t in pairs:
+        M = ot.dist(s.coords / 3.0, t.coords / 3.0)
+        out = entropic_gw_batch(s.C[None], s.p[None], t.C[None], t.p[None], M=M[None], alpha=0.3, polish=1)
+        T = out.plan[0]
+        np.testing.assert_allclose(T.sum(1), s.p / s.p.sum(), atol=1e-12)
+        assert out.value[0] == pytest.approx(0.3 * gw_objective(s.C, t.C, T) + 0.7 * (M * T).sum(), rel=1e-10)
+        ours.append(out.value[0])
+        pot.append(ot.gromov.fused_gromov_wasserstein2(M, s.C, t.C, s.p / s.p.sum(), t.p / t.p.sum(), alpha=0.3))
+    assert np.mean(ours) <= 1.05 * np.mean(pot)
+    with pytest.raises(ValueError, match="alpha"):
+        entropic_gw_batch(s.C[None], s.p[None], t.C[None], t.p[None], M=M[None], alpha=0.0)
+    with pytest.raises(ValueError, match="M must have shape"):
+        entropic_gw_batch(s.C[None], s.p[None], t.C[None], t.p[None], M=M.T[None], alpha=0.5)
+
+
+def test_engine_fused_values_match_single_pairs_and_need_coords(rng):
+    spaces = [random_space(rng, n) for n in (6, 8, 7, 6)]
+    D = pairwise_gw(spaces, alpha=0.5, coord_unit=3.0, dtype=torch.float64, progress=False)
+    np.testing.assert_allclose(D, D.T)
+    s, t = spaces[1], spaces[3]
+    M = ot.dist(s.coords / 3.0, t.coords / 3.0)
+    single = entropic_gw_batch(s.C[None], s.p[None], t.C[None], t.p[None], M=M[None], alpha=0.5, max_iter=8, inner_iter=5, final_iter=0, polish=1)
+    assert D[1, 3] == pytest.approx(single.value[0], rel=1e-9)
+    exact = pairwise_gw(spaces, method="exact", alpha=0.5, coord_unit=3.0, progress=False)
+    assert exact[1, 3] == pytest.approx(ot.gromov.fused_gromov_wasserstein2(M, s.C, t.C, s.p / s.p.sum(), t.p / t.p.sum(), alpha=0.5))
+    assert np.allclose(pairwise_gw(spaces, alpha=1.0, progress=False), pairwise_gw(spaces, progress=False))
+    bare = [MetricMeasureSpace(x.C, x.p) for x in spaces]
+    with pytest.raises(ValueError, match="no coords"):
+        pairwise_gw(bare, alpha=0.5, progress=False)
+    with pytest.raises(ValueError, match="alpha"):
+        pairwise_gw(spaces, alpha=1.5, progress=False)
+
+
+def test_fused_barycenter_of_one_space_keeps_its_positions(rng):
+    s = random_space(rng, 7)
+    bary = gw_barycenter([s, s], n_points=7, p=s.p, alpha=0.5, coord_unit=3.0, epsilon=1e-3, n_steps=10, polish=1)
+    assert bary.coords.shape == (7, 2)
+    # every point of the barycenter sits on a point of s (up to order), and the fused value vanishes
+    nearest = np.linalg.norm(bary.coords[:, None] - s.coords[None], axis=-1).min(1)
+    assert nearest.max() < 1e-6
+    M = ot.dist(bary.coords / 3.0, s.coords / 3.0)
+    assert ot.gromov.fused_gromov_wasserstein2(M, bary.C, s.C, bary.p, s.p / s.p.sum(), alpha=0.5) < 1e-8
+    shifted = rotate(s, 0.0, shift=(2.0, 0.0))
+    middle = gw_barycenter([s, shifted], n_points=7, p=s.p, alpha=0.5, coord_unit=3.0, n_steps=10, polish=1)
+    np.testing.assert_allclose(middle.coords.mean(0), s.coords.mean(0) + [1.0, 0.0], atol=0.05)  # halfway
+    with pytest.raises(ValueError, match="coords"):
+        gw_barycenter([MetricMeasureSpace(s.C, s.p)], n_points=3, alpha=0.5)
+
+
 # --- barycenter -------------------------------------------------------------
 
 def test_barycenter_of_identical_spaces_is_that_space(rng):

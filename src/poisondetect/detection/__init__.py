@@ -33,7 +33,7 @@ from .detectors import (
     SpectreSettings, SpraySettings, TopkShareSettings,
 )
 from .gw_kmeans import gw_kmeans
-from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, probe_auroc, roc_curve
+from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, neighbour_auroc, probe_auroc, roc_curve
 from .registry import DETECTORS, Detector, detector, labels, register
 from .representations import SpaceSettings
 from .result import DetectionResult
@@ -47,7 +47,7 @@ __all__ = [
     "SpraySettings", "que_scores", "spectre",
     "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",
     "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
-    "laplacian_spectrum", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
+    "laplacian_spectrum", "neighbour_auroc", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
     "flag_concentrated_clusters", "relevance_concentration", "relevance_measures", "topk_share",
     "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
     "two_group_threshold",

@@ -44,6 +44,13 @@ from .spectre import spectre
 #: smaller cluster is clean maps whose top pixels form a compact stroke), 0.6 / 68.1 / 4.7 % on 64, and
 #: 82.2 / 97.9 / 97.1 % on these grid spaces.
 DETECTION_SPACE = SpaceSettings(mass=0.99, max_points=None, pool=4)
+#: Weight of the structure term of the GW detectors (``alpha`` of their settings): fused GW with the cells'
+#: positions as features, half structure, half place. GW alone cannot tell a map from its mirror image, and
+#: a sticker at a fixed place is exactly what it then overlooks. Measured on real GTSRB (thesis setting, small
+#: network, LRP-gamma maps of the training split; pure GW -> fused), HC's TPR / TNR: 10 %, seed 0: 82.2 / 97.9
+#: -> 89.0 / 96.7; 15 %, seed 0: 76.8 / 97.1 -> 79.5 / 97.9; 15 %, seed 1: 92.3 / 92.1 -> 97.3 / 94.1; the 10-nearest-
+#: neighbour AUROC of the distances on 150 maps of the 10 % class: 0.995 (GW) -> 1.000 (fused, alpha 0.1-0.9).
+FUSED_ALPHA = 0.5
 
 #: The code the GW detectors run on besides their own: spaces from maps, and the transport package
 #: (a different GW solver changes their results).
@@ -53,10 +60,29 @@ GW_CODE = (representations, transport)
 FLAGS = ("smallest", "tightest", "concentrated")
 
 
+def check_alpha(alpha: float) -> None:
+    """Raise a clear error for a structure weight outside (0, 1] (1: pure GW, below: fused GW)."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW, below: fused GW with the positions), got {alpha!r}")
+
+
 def check_flag(flag: str, allowed: tuple[str, ...] = FLAGS) -> None:
     """Raise a clear error for a flag rule not in ``allowed``."""
     if flag not in allowed:
         raise ValueError(f"flag must be one of {', '.join(allowed)}, got {flag!r}")
+
+
+def fused_options(settings, maps: np.ndarray) -> dict[str, float]:
+    """``alpha`` and ``coord_unit`` of the GW solvers for ``settings.alpha`` (empty for pure GW).
+
+    Fused GW measures positions in the unit of the spaces' distances, the heatmap's
+    diagonal, which only ``scale="grid"`` spaces share.
+    """
+    if settings.alpha == 1:
+        return {}
+    if settings.space.scale != "grid":
+        raise ValueError(f"fused GW (alpha={settings.alpha}) needs spaces with scale='grid', got scale={settings.space.scale!r}")
+    return {"alpha": settings.alpha, "coord_unit": float(np.hypot(*np.shape(maps)[1:]))}
 
 
 def flagged_by(found: DetectionResult, maps: np.ndarray, settings) -> DetectionResult:
@@ -76,6 +102,7 @@ class GWKMeansSettings:
     (``"smallest"``, the thesis's rule, ``"tightest"``, or ``"concentrated"`` with
     ``flag_k`` and ``flag_ratio``, see :class:`SpraySettings`) choose the clusters and
     the ones called poisoned. The rest are the rounds, restarts, barycenter points, members and steps, and the seed.
+    ``alpha`` weighs the structure term of fused GW (:data:`FUSED_ALPHA`; 1 is the thesis's pure GW).
     """
 
     explanation: str = "gamma"
@@ -90,9 +117,11 @@ class GWKMeansSettings:
     barycenter_samples: int | None = 10
     barycenter_steps: int = 5
     seed: int = 0
+    alpha: float = FUSED_ALPHA
 
     def __post_init__(self) -> None:
         check_flag(self.flag)
+        check_alpha(self.alpha)
 
 
 @register("gw_kmeans", label="HC (GW k-means)", short="HC", settings=GWKMeansSettings, inputs=("maps",),
@@ -100,7 +129,8 @@ class GWKMeansSettings:
 def _gw_kmeans(settings: GWKMeansSettings, maps: np.ndarray, progress: bool = False) -> DetectionResult:
     found = gw_kmeans(settings.space.spaces(maps), settings.n_clusters, flag="smallest" if settings.flag == "concentrated" else settings.flag,
                       max_iter=settings.max_iter, barycenter_size=settings.barycenter_size, barycenter_samples=settings.barycenter_samples,
-                      barycenter_steps=settings.barycenter_steps, seed=settings.seed, n_init=settings.n_init, progress=progress)
+                      barycenter_steps=settings.barycenter_steps, seed=settings.seed, n_init=settings.n_init, progress=progress,
+                      **fused_options(settings, maps))
     return flagged_by(found, maps, settings)
 
 
@@ -123,6 +153,10 @@ class GWOutlierSettings:
     trim: float = 0.5
     threshold: float = 3.0
     seed: int = 0
+    alpha: float = FUSED_ALPHA
+
+    def __post_init__(self) -> None:
+        check_alpha(self.alpha)
 
 
 @register("gw_outlier", label="GW outlier", short="GW-out", settings=GWOutlierSettings, inputs=("maps",),
@@ -131,7 +165,7 @@ def _gw_outlier(settings: GWOutlierSettings, maps: np.ndarray, progress: bool = 
     spaces = settings.space.spaces(maps)
     with stopwatch() as clock:
         scores = gw_outlier_scores(spaces, settings.barycenter_size, settings.barycenter_samples, settings.barycenter_steps,
-                                   settings.rounds, settings.trim, settings.seed)
+                                   settings.rounds, settings.trim, settings.seed, **fused_options(settings, maps))
         z = robust_z(scores)
     flagged = z > settings.threshold
     return DetectionResult(method="gw_outlier", flagged=flagged, scores=scores, labels=flagged.astype(np.int64),
@@ -178,21 +212,31 @@ def _spray_euclidean(settings: SpraySettings, maps: np.ndarray) -> DetectionResu
 
 @dataclass(frozen=True)
 class GWSpraySettings:
-    """SpRAy on the pairwise GW discrepancies of heatmap spaces."""
+    """SpRAy on the pairwise GW (``alpha`` = 1) or fused GW (``alpha`` < 1) discrepancies of heatmap spaces;
+    the clusters and the flag rule as in :class:`SpraySettings`."""
 
     explanation: str = "gamma"
     space: SpaceSettings = DETECTION_SPACE
     n_neighbors: int = 10
     n_clusters: int | str = "eigengap"
+    flag: str = "smallest"
+    flag_k: int = 9
+    flag_ratio: float = 2.0
     seed: int = 0
+    alpha: float = FUSED_ALPHA
+
+    def __post_init__(self) -> None:
+        check_flag(self.flag, ("smallest", "concentrated"))
+        check_alpha(self.alpha)
 
 
 @register("spray_gw", label="SpRAy (GW)", short="SpRAy-GW", settings=GWSpraySettings, inputs=("maps",),
           description="SpRAy, pairwise GW distances of heatmap spaces", modules=GW_CODE)
 def _spray_gw(settings: GWSpraySettings, maps: np.ndarray) -> DetectionResult:
     with stopwatch() as clock:
-        distances = transport.pairwise_gw(settings.space.spaces(maps))
+        distances = transport.pairwise_gw(settings.space.spaces(maps), **fused_options(settings, maps))
     found = spray(distances, n_clusters=settings.n_clusters, n_neighbors=min(settings.n_neighbors, len(maps) - 1), seed=settings.seed)
+    found = flagged_by(found, maps, settings)
     return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"])
 
 

@@ -90,6 +90,11 @@ def _default_barycenter(steps: int, **options: Any) -> Barycenter:
     return lambda members, size, seed: gw_barycenter(members, n_points=size, n_steps=steps, **options)
 
 
+def _fused(alpha: float, coord_unit: float) -> dict[str, float]:
+    """Solver options of fused GW (none for pure GW, so that GW runs exactly as before)."""
+    return {} if alpha == 1 else {"alpha": alpha, "coord_unit": coord_unit}
+
+
 def _one_run(spaces, n_clusters, max_iter, barycenter_size, barycenter_samples, seed, restart, distances_to, barycenter, progress) -> dict[str, Any]:
     """One k-means++ seeding and Lloyd loop; restart 0 uses the original key purposes (so ``n_init=1`` is unchanged)."""
     n = len(spaces)
@@ -144,6 +149,8 @@ def gw_kmeans(
     seed: int = 0,
     n_init: int = 1,
     flag: str = "smallest",
+    alpha: float = 1.0,
+    coord_unit: float = 1.0,
     distance_to_centers: DistanceToCenters | None = None,
     barycenter: Barycenter | None = None,
     progress: bool = True,
@@ -176,6 +183,11 @@ def gw_kmeans(
         thesis's rule), or the one whose members are, on average, closest to
         its barycenter (poisons that share one trigger may form the most compact
         group without being the smallest).
+    alpha, coord_unit : float
+        Weight of the structure term and unit of the points' ``coords`` of the
+        default solvers: ``alpha < 1`` clusters by fused GW :cite:`vayer2019`, which
+        also compares where the relevance lies (see
+        :func:`poisondetect.transport.gw_pairs`); 1 is pure GW.
     distance_to_centers, barycenter : callable, optional
         The GW solver (defaults: :func:`poisondetect.transport.gw_to_centers` and
         :func:`poisondetect.transport.gw_barycenter`).
@@ -214,8 +226,8 @@ def gw_kmeans(
         raise ValueError(f"barycenter_size must be a positive integer, got {barycenter_size!r}")
     if barycenter_samples is not None and barycenter_samples < 1:
         raise ValueError(f"barycenter_samples must be a positive integer or None, got {barycenter_samples!r}")
-    distance_to_centers = distance_to_centers or _default_distance_to_centers()
-    barycenter = barycenter or _default_barycenter(barycenter_steps)
+    distance_to_centers = distance_to_centers or _default_distance_to_centers(**_fused(alpha, coord_unit))
+    barycenter = barycenter or _default_barycenter(barycenter_steps, **_fused(alpha, coord_unit))
 
     def distances_to(centers: Sequence[Any]) -> np.ndarray:
         d = np.asarray(distance_to_centers(spaces, list(centers)), dtype=np.float64)
@@ -271,14 +283,16 @@ def robust_z(values: np.ndarray) -> np.ndarray:
 
 
 def gw_outlier_scores(spaces: Sequence[Any], barycenter_size: int = 32, barycenter_samples: int | None = 200,
-                      barycenter_steps: int = 5, rounds: int = 2, trim: float = 0.5, seed: int = 0,
-                      distance_to_centers: DistanceToCenters | None = None, barycenter: Barycenter | None = None) -> np.ndarray:
+                      barycenter_steps: int = 5, rounds: int = 2, trim: float = 0.5, seed: int = 0, alpha: float = 1.0,
+                      coord_unit: float = 1.0, distance_to_centers: DistanceToCenters | None = None,
+                      barycenter: Barycenter | None = None) -> np.ndarray:
     """GW discrepancy of every space to a trimmed barycenter of all of them, shape (n,).
 
     The barycenter :math:`c` of a content-keyed subset of ``barycenter_samples`` spaces is
     computed, then ``rounds`` times recomputed from the ``1 - trim`` share of that subset
     closest to it, so that a minority of outlying spaces (poisons) hardly moves it. The
     score of space :math:`i` is :math:`GW(X_i, c)`: large for spaces unlike most of the class.
+    ``alpha < 1`` uses fused GW (see :func:`gw_kmeans`).
     """
     spaces = list(spaces)
     n = len(spaces)
@@ -286,8 +300,8 @@ def gw_outlier_scores(spaces: Sequence[Any], barycenter_size: int = 32, barycent
         raise ValueError(f"spaces has {n} samples; the GW outlier score needs at least 3 heatmaps of one class")
     if not 0 <= trim < 1:
         raise ValueError(f"trim must lie in [0, 1), got {trim}")
-    distance_to_centers = distance_to_centers or _default_distance_to_centers()
-    barycenter = barycenter or _default_barycenter(barycenter_steps)
+    distance_to_centers = distance_to_centers or _default_distance_to_centers(**_fused(alpha, coord_unit))
+    barycenter = barycenter or _default_barycenter(barycenter_steps, **_fused(alpha, coord_unit))
     order = np.argsort(content_keys(spaces, seed, "outlier"), kind="stable")
     members = order if barycenter_samples is None else order[:barycenter_samples]
     center = barycenter([spaces[i] for i in members], barycenter_size, seed)

@@ -153,3 +153,22 @@ def probe_auroc(features: Any, is_poison: Any, folds: int = 5, seed: int = 0) ->
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_val_predict(probe, x, truth, cv=split, method="decision_function")
     return auroc(truth, scores)
+
+
+def neighbour_auroc(distances: Any, is_poison: Any, k: int = 10) -> float:
+    """AUROC of the share of poisoned samples among each sample's ``k`` nearest neighbours: the ceiling of a distance.
+
+    Like :func:`probe_auroc` it is told the truth, so it measures what a distance
+    matrix (n, n) allows, not what a detector finds: near 1 when every poison's
+    nearest neighbours are poisons and every clean sample's are clean, whatever
+    the shape of the groups. The sample itself is not its own neighbour.
+    """
+    d = np.array(distances, dtype=np.float64)
+    truth = check_truth(is_poison, len(d))
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
+    if not 1 <= k < len(d):
+        raise ValueError(f"k must lie in [1, n - 1] = [1, {len(d) - 1}], got {k}")
+    np.fill_diagonal(d, np.inf)
+    neighbours = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return auroc(truth, truth[neighbours].mean(axis=1))

@@ -23,12 +23,12 @@ from .exact import emd, grid_cost, heatmap_histogram, wasserstein_heatmaps
 from .examples import edge_relevance
 from .gromov import GWResult, entropic_gw, entropic_gw_batch, exact_gw, gw_objective, gw_scale
 from .sinkhorn import SinkhornResult, round_to_couplings, sinkhorn, sinkhorn_knopp, stabilized_projection
-from .spaces import MetricMeasureSpace, check_histogram, heatmap_to_space, pad_spaces
+from .spaces import MetricMeasureSpace, check_histogram, heatmap_to_space, pad_coords, pad_spaces
 
 __all__ = [
     "GWResult", "MetricMeasureSpace", "SinkhornResult", "check_histogram", "edge_relevance", "emd",
     "entropic_gw", "entropic_gw_batch", "exact_gw", "grid_cost", "gw_barycenter", "gw_objective",
     "gw_pairs", "gw_scale", "gw_to_centers", "heatmap_histogram", "heatmap_to_space",
-    "initial_barycenter", "mds_embedding", "pad_spaces", "pairwise_gw", "round_to_couplings",
+    "initial_barycenter", "mds_embedding", "pad_coords", "pad_spaces", "pairwise_gw", "round_to_couplings",
     "sinkhorn", "sinkhorn_knopp", "stabilized_projection", "wasserstein_heatmaps",
 ]

@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numpy as np
+import ot
 import torch
 from tqdm.auto import tqdm
 
 from .gromov import entropic_gw_batch, exact_gw
-from .spaces import MetricMeasureSpace, pad_spaces
+from .spaces import MetricMeasureSpace, feature_cost, pad_coords, pad_spaces
 
 __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 
@@ -50,26 +51,33 @@ _TENSORS_PER_PAIR = 10
 _STATE: dict = {}
 
 
-def _init_worker(C: np.ndarray, p: np.ndarray, sizes: np.ndarray, options: dict) -> None:
+def _init_worker(C: np.ndarray, p: np.ndarray, sizes: np.ndarray, options: dict, X: np.ndarray | None = None) -> None:
     torch.set_num_threads(1)
-    _STATE.update(C=C, p=p, sizes=sizes, options=options)
+    _STATE.update(C=C, p=p, sizes=sizes, options=options, X=X)
 
 
 def _solve_batch(I: np.ndarray, J: np.ndarray) -> np.ndarray:
-    """GW values of pairs (I[b], J[b]) of the spaces held in ``_STATE``."""
-    C, p, sizes, options = _STATE["C"], _STATE["p"], _STATE["sizes"], dict(_STATE["options"])
+    """GW (or fused GW) values of pairs (I[b], J[b]) of the spaces held in ``_STATE``."""
+    C, p, sizes, X, options = _STATE["C"], _STATE["p"], _STATE["sizes"], _STATE["X"], dict(_STATE["options"])
     method = options.pop("method")
+    alpha = options.pop("alpha")
     if method == "polished":
         options = {**POLISHED, **options}
     if method == "exact":
         values = np.empty(len(I))
         for b, (i, j) in enumerate(zip(I, J)):
             ni, nj = sizes[i], sizes[j]
-            values[b] = exact_gw(C[i, :ni, :ni].astype(float), C[j, :nj, :nj].astype(float), p[i, :ni].astype(float), p[j, :nj].astype(float), return_plan=False).value
+            Ci, Cj, pi, pj = C[i, :ni, :ni].astype(float), C[j, :nj, :nj].astype(float), p[i, :ni].astype(float), p[j, :nj].astype(float)
+            if X is None:
+                values[b] = exact_gw(Ci, Cj, pi, pj, return_plan=False).value
+            else:
+                M = feature_cost(X[i, None, :ni].astype(float), X[j, None, :nj].astype(float))[0]
+                values[b] = ot.gromov.fused_gromov_wasserstein2(M, Ci, Cj, pi / pi.sum(), pj / pj.sum(), alpha=alpha)
         return values
     n, m = int(sizes[I].max()), int(sizes[J].max())
     dtype = options.pop("dtype")
-    out = entropic_gw_batch(C[I, :n, :n], p[I, :n], C[J, :m, :m], p[J, :m], dtype=dtype, return_plan=False, **options)
+    fused = {} if X is None else {"M": feature_cost(X[I, :n], X[J, :m]), "alpha": alpha}
+    out = entropic_gw_batch(C[I, :n, :n], p[I, :n], C[J, :m, :m], p[J, :m], dtype=dtype, return_plan=False, **fused, **options)
     return out.value
 
 
@@ -127,6 +135,8 @@ def gw_pairs(
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
     desc: str = "GW pairs",
+    alpha: float = 1.0,
+    coord_unit: float = 1.0,
     **solver_options,
 ) -> np.ndarray:
     """GW values of the pairs ``(spaces[I[b]], spaces[J[b]])``, batched.
@@ -153,6 +163,14 @@ def gw_pairs(
         ``torch.float32`` (default, fast) or ``torch.float64``.
     progress : bool
         Show a tqdm bar over pairs.
+    alpha : float in (0, 1]
+        Weight of the structure term: below 1 the value is fused GW
+        :cite:`vayer2019` with the squared distances of the points' ``coords``
+        (divided by ``coord_unit``) as feature cost, which sees where the points
+        lie, not only their mutual distances. 1: pure GW (``coords`` unused).
+    coord_unit : float
+        Unit of the coordinates, chosen so that they are measured like ``C``
+        (heatmap spaces with ``scale="grid"``: the heatmap's diagonal).
     **solver_options
         Passed to :func:`~poisondetect.transport.gromov.entropic_gw_batch`
         (``epsilon``, ``max_iter``, ``polish``, ...).
@@ -167,6 +185,10 @@ def gw_pairs(
         raise ValueError(f"n_workers must be >= 1 (this process counts as one), got {n_workers}")
     if method == "exact" and solver_options:
         raise ValueError(f"options {sorted(solver_options)} apply only to method='polished' or 'entropic'")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW), got {alpha}")
+    if not coord_unit > 0:
+        raise ValueError(f"coord_unit must be positive, got {coord_unit}")
     I = np.asarray(I, dtype=np.int64).ravel()
     J = np.asarray(J, dtype=np.int64).ravel()
     if I.shape != J.shape:
@@ -179,13 +201,15 @@ def gw_pairs(
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
     C, p, mask = pad_spaces(spaces)
     sizes = mask.sum(1)
+    X = None if alpha == 1 else pad_coords(spaces, C.shape[1]) / coord_unit
     # canonical orientation (the solver is not exactly symmetric before convergence):
     # the same two spaces give the same value whichever comes first
     key = np.einsum("si,sij,sj->s", p, C, p)
     swap = (sizes[I] > sizes[J]) | ((sizes[I] == sizes[J]) & (key[I] > key[J]))
     I, J = np.where(swap, J, I), np.where(swap, I, J)
     C, p = C.astype(np_dtype), p.astype(np_dtype)
-    options = {"method": method, **({} if method == "exact" else {"dtype": dtype, **solver_options})}
+    X = None if X is None else X.astype(np_dtype)
+    options = {"method": method, "alpha": alpha, **({} if method == "exact" else {"dtype": dtype, **solver_options})}
     # similar sizes side by side: each batch is padded only to its own largest space
     sorted_idx = np.lexsort((sizes[J], sizes[I]))
     batches = _batches(I[sorted_idx], J[sorted_idx], int(sizes.max()), max_memory, np.dtype(np_dtype).itemsize, batch_size)
@@ -196,8 +220,8 @@ def gw_pairs(
     helpers = n_workers - 1 if work >= MIN_WORK_FOR_WORKERS and len(batches) > 1 else 0
     threads = torch.get_num_threads()
     try:
-        _init_worker(C, p, sizes, options)  # this process solves batches too, on one torch thread
-        results = _solve_all(batches, helpers, (C, p, sizes, options), bar)
+        _init_worker(C, p, sizes, options, X)  # this process solves batches too, on one torch thread
+        results = _solve_all(batches, helpers, (C, p, sizes, options, X), bar)
     finally:
         torch.set_num_threads(threads)
         _STATE.clear()

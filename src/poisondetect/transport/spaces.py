@@ -212,3 +212,32 @@ def pad_spaces(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> tu
         p[b, : s.n] = s.p
         mask[b, : s.n] = True
     return C, p, mask
+
+
+def pad_coords(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> np.ndarray:
+    """Stack the spaces' ``coords`` into one padded array, shape (B, n, d) (zeros on padding).
+
+    Needed by the fused GW of :func:`~poisondetect.transport.engine.gw_pairs`; a space
+    without coordinates raises a ``ValueError`` naming it.
+    """
+    spaces = list(spaces)
+    missing = [i for i, s in enumerate(spaces) if s.coords is None]
+    if missing:
+        raise ValueError(f"spaces {missing[:5]} have no coords: fused GW (alpha < 1) compares the points' positions, "
+                         "so every space needs them (heatmap_to_space and gw_barycenter with alpha < 1 set them)")
+    dims = {s.coords.shape[1] for s in spaces}
+    if len(dims) != 1:
+        raise ValueError(f"coords of the spaces have different dimensions {sorted(dims)}")
+    n = max(s.n for s in spaces) if n is None else n
+    X = np.zeros((len(spaces), n, dims.pop()))
+    for b, s in enumerate(spaces):
+        X[b, : s.n] = s.coords
+    return X
+
+
+def feature_cost(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the points' features, shape (B, n, m), from (B, n, d) and (B, m, d).
+
+    .. math:: M_{bij} = \\lVert X_{bi} - Y_{bj} \\rVert_2^2
+    """
+    return np.maximum((X * X).sum(-1)[:, :, None] + (Y * Y).sum(-1)[:, None, :] - 2.0 * X @ Y.transpose(0, 2, 1), 0.0)
