@@ -36,6 +36,7 @@ import pandas as pd
 
 from poisondetect import artifacts, detection, report, transport
 from poisondetect.attacks import THESIS_CORNERS
+from poisondetect.detection.detectors import FUSED_ALPHA, fused_options
 from poisondetect.experiments import (
     THESIS_AC_TPR, THESIS_HC_TPR, ClassSelection, backdoor_gate, class_data, clean_experiment, detect, detector_settings,
     model_key, rank_experiment_classes, run_grid, summarize, thesis_comparison, thesis_experiment,
@@ -100,11 +101,13 @@ def class_ranking(runs: list[dict], share: float, methods, settings) -> dict:
     return out
 
 
-#: Heatmap spaces compared by :func:`space_sizes`, by their names in the macros: the most relevant 8, 16 or 64
-#: pixels (a shape without its place), and the grid spaces the package's GW detectors use (the map pooled 4x4,
-#: every cell of the 99 % of positive relevance kept: the frame of the image stays in the space).
-SPACES = {"Eight": detection.SpaceSettings(max_points=8), "Sixteen": detection.SpaceSettings(max_points=16),
-          "SixtyFour": detection.SpaceSettings(max_points=64), "Grid": detection.DETECTION_SPACE}
+#: Heatmap spaces and discrepancies compared by :func:`space_sizes`, by their names in the macros: pure GW
+#: (alpha 1) on the most relevant 8, 16 or 64 pixels (a shape without its place) and on the grid spaces of the
+#: package's GW detectors (the map pooled 4x4, every cell of the 99 % of positive relevance kept: the frame of
+#: the image stays in the space), and fused GW on the grid spaces (the package's default: the place stays too).
+SPACES = {"Eight": (detection.SpaceSettings(max_points=8), 1.0), "Sixteen": (detection.SpaceSettings(max_points=16), 1.0),
+          "SixtyFour": (detection.SpaceSettings(max_points=64), 1.0), "Grid": (detection.DETECTION_SPACE, 1.0),
+          "Fused": (detection.DETECTION_SPACE, FUSED_ALPHA)}
 
 
 def space_sizes(exp, settings, n_clean: int = 80, n_poison: int = 20) -> list[dict]:
@@ -120,10 +123,11 @@ def space_sizes(exp, settings, n_clean: int = 80, n_poison: int = 20) -> list[di
     print(f"median share of positive relevance in the 9 most relevant pixels: poisoned {np.median(top9[cls.is_poison]):.2f}, "
           f"clean {np.median(top9[~cls.is_poison]):.2f}", flush=True)
     rows = []
-    for name, space in SPACES.items():
-        hc = dataclasses.replace(base, space=space)
-        spaces = hc.space.spaces(cls.maps(hc.explanation)[sub])
-        D = transport.pairwise_gw(spaces, progress=False)
+    for name, (space, alpha) in SPACES.items():
+        hc = dataclasses.replace(base, space=space, alpha=alpha)
+        sub_maps = cls.maps(hc.explanation)[sub]
+        spaces = hc.space.spaces(sub_maps)
+        D = transport.pairwise_gw(spaces, progress=False, **fused_options(hc, sub_maps))
         within = lambda mask: float(D[np.ix_(mask, mask)][~np.eye(int(mask.sum()), dtype=bool)].mean())  # noqa: E731
         rates = detection.detection_metrics(cls.is_poison, detect(cls, "gw_kmeans", hc))
         rows.append({"space": name, "points": float(np.mean([s.n for s in spaces])), "gw_poison_poison": within(truth),
@@ -136,7 +140,7 @@ def space_sizes(exp, settings, n_clean: int = 80, n_poison: int = 20) -> list[di
 
 #: How :func:`space_table` names the spaces of :data:`SPACES`.
 SPACE_LABELS = {"Eight": "8 most relevant pixels", "Sixteen": "16 most relevant pixels", "SixtyFour": "64 most relevant pixels",
-                "Grid": "pooled 8x8 grid, 99 % of the mass"}
+                "Grid": "pooled 8x8 grid, 99 % of the mass", "Fused": f"the same grid, fused GW (alpha = {FUSED_ALPHA:g})"}
 
 
 def space_table(rows: list[dict]) -> pd.DataFrame:
