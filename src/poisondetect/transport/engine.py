@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .gromov import entropic_gw_batch, exact_gw
+from .sinkhorn import one_thread
 from .spaces import MetricMeasureSpace, feature_cost, pad_coords, pad_spaces
 
 __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
@@ -218,12 +219,11 @@ def gw_pairs(
     n_i, n_j = sizes[I].astype(float), sizes[J].astype(float)
     work = float(np.sum(n_i * n_j * (n_i + n_j))) / _WORK_OF_A_64_POINT_PAIR
     helpers = n_workers - 1 if work >= MIN_WORK_FOR_WORKERS and len(batches) > 1 else 0
-    threads = torch.get_num_threads()
     try:
-        _init_worker(C, p, sizes, options, X)  # this process solves batches too, on one torch thread
-        results = _solve_all(batches, helpers, (C, p, sizes, options, X), bar)
+        with one_thread():
+            _init_worker(C, p, sizes, options, X)  # this process solves batches too, on one torch thread
+            results = _solve_all(batches, helpers, (C, p, sizes, options, X), bar)
     finally:
-        torch.set_num_threads(threads)
         _STATE.clear()
     bar.close()
     values[sorted_idx] = np.concatenate(results)

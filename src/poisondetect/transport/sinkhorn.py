@@ -159,6 +159,23 @@ def flush_denormals():
         torch.set_flush_denormal(previous)
 
 
+@contextmanager
+def one_thread():
+    """Run torch on one thread inside the block, then restore the previous count.
+
+    The solvers' tensors are small (a batch of 64-point problems fits in the CPU
+    cache); with two threads every one of their thousands of small products waits
+    at a barrier, which costs more than it saves and stalls badly when another
+    process shares the cores.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _check_batch_histograms(a: torch.Tensor, name: str) -> torch.Tensor:
     if not torch.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or infinite weights")
