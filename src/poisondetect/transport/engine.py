@@ -14,6 +14,9 @@ pair. With ``n_workers > 1`` the batches are shared between this process and
 processes keep both cores busy even when the machine is shared, where one
 process with two OpenMP threads would stall at every barrier.
 
+With ``alpha < 1`` every value is fused GW, whose feature cost is the squared
+distance of the points' ``coords`` (see :func:`gw_pairs`).
+
 >>> D = pairwise_gw(spaces)                    # (n, n), symmetric, zero diagonal
 >>> d = gw_to_centers(spaces, centers)         # (n, k)
 """
