@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import transport
+from ..transport.spaces import check_alpha
 from . import representations
 from .activation_clustering import activation_clustering, check_analysis
 from .concentration import flag_concentrated_clusters, relevance_concentration
@@ -59,12 +60,6 @@ GW_CODE = (representations, transport)
 #: Rules that call clusters poisoned: the smallest one (the thesis), the one closest to its centre (GW k-means
 #: only), or every cluster whose mean heatmap concentrates relevance (:func:`flag_concentrated_clusters`).
 FLAGS = ("smallest", "tightest", "concentrated")
-
-
-def check_alpha(alpha: float) -> None:
-    """Raise a clear error for a structure weight outside (0, 1] (1: pure GW, below: fused GW)."""
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW, below: fused GW with the positions), got {alpha!r}")
 
 
 def check_flag(flag: str, allowed: tuple[str, ...] = FLAGS) -> None:

@@ -90,11 +90,6 @@ def _default_barycenter(steps: int, **options: Any) -> Barycenter:
     return lambda members, size, seed: gw_barycenter(members, n_points=size, n_steps=steps, **options)
 
 
-def _fused(alpha: float, coord_unit: float) -> dict[str, float]:
-    """Solver options of fused GW (none for pure GW, so that GW runs exactly as before)."""
-    return {} if alpha == 1 else {"alpha": alpha, "coord_unit": coord_unit}
-
-
 def _one_run(spaces, n_clusters, max_iter, barycenter_size, barycenter_samples, seed, restart, distances_to, barycenter, progress) -> dict[str, Any]:
     """One k-means++ seeding and Lloyd loop; restart 0 uses the original key purposes (so ``n_init=1`` is unchanged)."""
     n = len(spaces)
@@ -226,8 +221,8 @@ def gw_kmeans(
         raise ValueError(f"barycenter_size must be a positive integer, got {barycenter_size!r}")
     if barycenter_samples is not None and barycenter_samples < 1:
         raise ValueError(f"barycenter_samples must be a positive integer or None, got {barycenter_samples!r}")
-    distance_to_centers = distance_to_centers or _default_distance_to_centers(**_fused(alpha, coord_unit))
-    barycenter = barycenter or _default_barycenter(barycenter_steps, **_fused(alpha, coord_unit))
+    distance_to_centers = distance_to_centers or _default_distance_to_centers(alpha=alpha, coord_unit=coord_unit)
+    barycenter = barycenter or _default_barycenter(barycenter_steps, alpha=alpha, coord_unit=coord_unit)
 
     def distances_to(centers: Sequence[Any]) -> np.ndarray:
         d = np.asarray(distance_to_centers(spaces, list(centers)), dtype=np.float64)
@@ -300,8 +295,8 @@ def gw_outlier_scores(spaces: Sequence[Any], barycenter_size: int = 32, barycent
         raise ValueError(f"spaces has {n} samples; the GW outlier score needs at least 3 heatmaps of one class")
     if not 0 <= trim < 1:
         raise ValueError(f"trim must lie in [0, 1), got {trim}")
-    distance_to_centers = distance_to_centers or _default_distance_to_centers(**_fused(alpha, coord_unit))
-    barycenter = barycenter or _default_barycenter(barycenter_steps, **_fused(alpha, coord_unit))
+    distance_to_centers = distance_to_centers or _default_distance_to_centers(alpha=alpha, coord_unit=coord_unit)
+    barycenter = barycenter or _default_barycenter(barycenter_steps, alpha=alpha, coord_unit=coord_unit)
     order = np.argsort(content_keys(spaces, seed, "outlier"), kind="stable")
     members = order if barycenter_samples is None else order[:barycenter_samples]
     center = barycenter([spaces[i] for i in members], barycenter_size, seed)

@@ -35,7 +35,7 @@ import numpy as np
 
 from .gromov import KL_SHIFT, entropic_gw_batch
 from .sinkhorn import one_thread
-from .spaces import MetricMeasureSpace, check_histogram, feature_cost, pad_coords, pad_spaces
+from .spaces import MetricMeasureSpace, check_alpha, check_histogram, feature_cost, pad_coords, pad_spaces
 
 __all__ = ["gw_barycenter", "initial_barycenter", "mds_embedding"]
 
@@ -123,8 +123,7 @@ def gw_barycenter(
         raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
     if loss not in ("square", "kl"):
         raise ValueError(f"loss must be 'square' or 'kl', got {loss!r}")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW), got {alpha}")
+    check_alpha(alpha)
     if not coord_unit > 0:
         raise ValueError(f"coord_unit must be positive, got {coord_unit}")
     fused = alpha < 1

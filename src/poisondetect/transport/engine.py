@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .gromov import entropic_gw_batch, exact_gw
 from .sinkhorn import one_thread
-from .spaces import MetricMeasureSpace, feature_cost, pad_coords, pad_spaces
+from .spaces import MetricMeasureSpace, check_alpha, feature_cost, pad_coords, pad_spaces
 
 __all__ = ["pairwise_gw", "gw_to_centers", "gw_pairs"]
 
@@ -189,8 +189,7 @@ def gw_pairs(
         raise ValueError(f"n_workers must be >= 1 (this process counts as one), got {n_workers}")
     if method == "exact" and solver_options:
         raise ValueError(f"options {sorted(solver_options)} apply only to method='polished' or 'entropic'")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW), got {alpha}")
+    check_alpha(alpha)
     if not coord_unit > 0:
         raise ValueError(f"coord_unit must be positive, got {coord_unit}")
     I = np.asarray(I, dtype=np.int64).ravel()

@@ -76,7 +76,7 @@ import torch
 from ot.lp.emd_wrap import emd_c
 
 from .sinkhorn import as_batch, flush_denormals, round_to_couplings, stabilized_projection
-from .spaces import MetricMeasureSpace
+from .spaces import MetricMeasureSpace, check_alpha
 
 __all__ = ["GWResult", "gw_objective", "exact_gw", "entropic_gw", "entropic_gw_batch", "gw_scale"]
 
@@ -330,8 +330,7 @@ def entropic_gw_batch(
         raise ValueError(f"anneal must lie in (0, 1), got {anneal}")
     if max_iter < 1 or inner_iter < 1 or final_iter < 0 or polish < 0:
         raise ValueError("max_iter and inner_iter must be >= 1, final_iter and polish >= 0")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must lie in (0, 1] (the weight of the structure term), got {alpha}")
+    check_alpha(alpha)
     if M is not None:
         M, _ = as_batch(M, dtype, 3, "M")
         if M.shape != (B, n, m):

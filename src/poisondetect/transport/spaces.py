@@ -214,6 +214,12 @@ def pad_spaces(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> tu
     return C, p, mask
 
 
+def check_alpha(alpha: float) -> None:
+    """Raise a clear error for a structure weight of fused GW outside (0, 1] (1: pure GW, below: fused with the positions)."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must lie in (0, 1] (1: pure GW, below: fused GW with the positions), got {alpha!r}")
+
+
 def pad_coords(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> np.ndarray:
     """Stack the spaces' ``coords`` into one padded array, shape (B, n, d) (zeros on padding).
 
