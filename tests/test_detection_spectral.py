@@ -78,3 +78,43 @@ def test_spray_is_invariant_to_sample_order():
     a = spray(euclidean_distances(x))
     b = spray(euclidean_distances(x[perm]))
     np.testing.assert_array_equal(a.flagged[perm], b.flagged)
+
+
+def test_candidate_pairs_hold_every_samples_nearest_once():
+    from poisondetect.detection.representations import candidate_pairs
+
+    x = np.random.default_rng(2).normal(size=(70, 4))
+    d = euclidean_distances(x) + np.diag(np.full(70, np.inf))
+    I, J = candidate_pairs(x, 6, chunk=16)  # several chunks
+    assert np.all(I < J) and len(set(zip(I, J))) == len(I)
+    assert 70 * 6 / 2 <= len(I) <= 70 * 6
+    pairs = set(zip(I, J))
+    for i in range(70):
+        for j in np.argsort(d[i])[:6]:
+            assert (min(i, j), max(i, j)) in pairs
+    with pytest.raises(ValueError, match="n_candidates"):
+        candidate_pairs(x, 70)
+
+
+def test_spray_on_a_candidate_graph_equals_spray_when_the_candidates_hold_the_neighbours():
+    """Distances known only on candidate pairs (inf elsewhere) give the same k-NN graph and clusters
+    as the full matrix whenever each sample's k nearest are among its candidates."""
+    from poisondetect.detection.representations import candidate_pairs
+    from poisondetect.detection.spectral import knn_affinity, spray_graph
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(size=(90, 5)), rng.normal(size=(15, 5)) + 3]
+    full = euclidean_distances(x)
+    I, J = candidate_pairs(x, 12)
+    sparse = np.full(full.shape, np.inf)
+    sparse[I, J] = sparse[J, I] = full[I, J]
+    np.testing.assert_array_equal(knn_affinity(sparse, 10), affinity_graph(full, "knn", n_neighbors=10))
+    expected = spray(full, n_clusters="eigengap")
+    found = spray_graph(knn_affinity(sparse, 10), n_clusters="eigengap")
+    np.testing.assert_array_equal(found.labels, expected.labels)
+    assert found.extra["n_clusters"] == expected.extra["n_clusters"] and -1 <= found.split_score <= 1
+    with pytest.raises(ValueError, match="fewer than n_neighbors"):
+        knn_affinity(sparse, 13 * 8)
+    with pytest.raises(ValueError, match="candidates"):
+        from poisondetect.detection.detectors import GWSpraySettings
+        GWSpraySettings(candidates=5)

@@ -36,6 +36,39 @@ def euclidean_distances(features: np.ndarray) -> np.ndarray:
     return (d + d.T) / 2
 
 
+def candidate_pairs(features: np.ndarray, n_candidates: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(I, J)``, ``I < J``, in which one sample is among the other's ``n_candidates`` nearest (Euclidean).
+
+    The pairs on which a costly distance (GW) is worth solving for a
+    nearest-neighbour graph; each unordered pair appears once. Rows are
+    processed ``chunk`` at a time, so memory stays O(chunk n).
+
+    Parameters
+    ----------
+    features : ndarray, shape (n, ...)
+    n_candidates : int
+        Nearest neighbours of each sample, in [1, n - 1].
+
+    Returns
+    -------
+    I, J : ndarray of int, shape (P,), with n_candidates n / 2 <= P <= n_candidates n
+    """
+    x = np.asarray(features, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    n = len(x)
+    if not isinstance(n_candidates, (int, np.integer)) or not 1 <= n_candidates < n:
+        raise ValueError(f"n_candidates must be an integer in [1, n-1] = [1, {n - 1}], got {n_candidates!r}")
+    rows = []
+    for start in range(0, n, chunk):
+        d = cdist(x[start:start + chunk], x)
+        d[np.arange(len(d)), np.arange(start, start + len(d))] = np.inf  # not its own candidate
+        rows.append(np.argpartition(d, n_candidates - 1, axis=1)[:, :n_candidates])
+    nearest = np.concatenate(rows)
+    I, J = np.repeat(np.arange(n), n_candidates), nearest.ravel()
+    pairs = np.unique(np.stack([np.minimum(I, J), np.maximum(I, J)], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
 def raw_pixels(images: np.ndarray) -> np.ndarray:
     """uint8 images (n, H, W, 3) -> pixel vectors in [0, 1], shape (n, 3 H W)."""
     images = np.asarray(images)

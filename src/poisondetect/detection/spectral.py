@@ -25,6 +25,7 @@ plain k-means on the maps; here every step is tested (``tests/test_detection_spe
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ import scipy.linalg
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from .clusters import kmeans, margin_scores, silhouette_from_distances, smallest_cluster
+from .representations import euclidean_distances
 from .result import DetectionResult, check_distances, stopwatch
 
 GraphKind = Literal["knn", "epsilon", "rbf"]
@@ -60,13 +62,7 @@ def affinity_graph(distances: np.ndarray, graph: GraphKind = "knn", n_neighbors:
     d = check_distances(distances)
     n = d.shape[0]
     if graph == "knn":
-        if not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors < n:
-            raise ValueError(f"n_neighbors must be an integer in [1, n-1] = [1, {n - 1}], got {n_neighbors!r}")
-        masked = d + np.diag(np.full(n, np.inf))  # a sample is not its own neighbour
-        neighbours = np.argsort(masked, axis=1, kind="stable")[:, :n_neighbors]
-        a = np.zeros((n, n))
-        a[np.repeat(np.arange(n), n_neighbors), neighbours.ravel()] = 1.0
-        return np.maximum(a, a.T)
+        return knn_affinity(d, n_neighbors)
     if graph == "epsilon":
         if epsilon is None:
             epsilon = float(minimum_spanning_tree(d).max()) if np.count_nonzero(d) else 0.0
@@ -84,6 +80,32 @@ def affinity_graph(distances: np.ndarray, graph: GraphKind = "knn", n_neighbors:
         np.fill_diagonal(a, 0.0)
         return a
     raise ValueError(f"graph must be 'knn', 'epsilon' or 'rbf', got {graph!r}")
+
+
+def knn_affinity(distances: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
+    """Symmetrised k-nearest-neighbour graph, shape (n, n): :math:`A_{ij} = 1` if :math:`j` is among the
+    ``n_neighbors`` nearest of :math:`i` or vice versa.
+
+    ``distances`` (n, n) may hold ``inf`` for pairs that were never computed (a
+    candidate graph, :func:`poisondetect.detection.representations.candidate_pairs`);
+    every sample needs at least ``n_neighbors`` finite distances to others.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    n = d.shape[0]
+    if d.ndim != 2 or d.shape[1] != n:
+        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
+    if not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors < n:
+        raise ValueError(f"n_neighbors must be an integer in [1, n-1] = [1, {n - 1}], got {n_neighbors!r}")
+    if np.isnan(d).any() or (d < 0).any():
+        raise ValueError("distances must be non-negative and not NaN (inf marks a pair not computed)")
+    masked = d + np.diag(np.full(n, np.inf))  # a sample is not its own neighbour
+    known = np.isfinite(masked).sum(axis=1)
+    if known.min() < n_neighbors:
+        raise ValueError(f"sample {int(known.argmin())} has {int(known.min())} computed distances, fewer than n_neighbors={n_neighbors}")
+    neighbours = np.argsort(masked, axis=1, kind="stable")[:, :n_neighbors]
+    a = np.zeros((n, n))
+    a[np.repeat(np.arange(n), n_neighbors), neighbours.ravel()] = 1.0
+    return np.maximum(a, a.T)
 
 
 def normalized_laplacian(affinity: np.ndarray) -> np.ndarray:
@@ -173,15 +195,46 @@ def spray(
     Returns
     -------
     DetectionResult
-        ``flagged``: the smallest cluster; ``scores``: :func:`~poisondetect.detection.clusters.margin_scores`
-        in the embedding; ``extra``: ``eigenvalues`` (m,), ``eigengap_k``,
-        ``n_clusters``, ``n_components`` (graph components), ``embedding``
-        (n, max(k, 3)) unnormalised eigenvectors for plots, ``silhouette`` and
-        ``split_score`` (silhouette of the partition in the given distances).
+        See :func:`spray_graph`; ``silhouette`` and ``split_score`` are the
+        silhouette of the partition in the given distances.
     """
     d = check_distances(distances)
     with stopwatch() as clock:
         affinity = affinity_graph(d, graph, n_neighbors, epsilon, sigma)
+    found = spray_graph(affinity, n_clusters, n_eigenvalues, max_clusters, seed, distances=d)
+    return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"])
+
+
+def spray_graph(
+    affinity: np.ndarray,
+    n_clusters: int | Literal["eigengap"] = 2,
+    n_eigenvalues: int = 30,
+    max_clusters: int = 10,
+    seed: int = 0,
+    distances: np.ndarray | None = None,
+) -> DetectionResult:
+    """SpRAy from an affinity graph (n, n) (:func:`affinity_graph`, :func:`knn_affinity`): steps 2-4.
+
+    Parameters
+    ----------
+    affinity : ndarray, shape (n, n)
+        Symmetric non-negative affinities.
+    n_clusters, n_eigenvalues, max_clusters, seed
+        As in :func:`spray`.
+    distances : ndarray, shape (n, n), optional
+        Full distances for the silhouette; without them the silhouette is taken
+        in the spectral embedding (Euclidean distances of its unit rows).
+
+    Returns
+    -------
+    DetectionResult
+        ``flagged``: the smallest cluster; ``scores``: :func:`~poisondetect.detection.clusters.margin_scores`
+        in the embedding; ``extra``: ``eigenvalues`` (m,), ``eigengap_k``,
+        ``n_clusters``, ``n_components`` (graph components), ``embedding``
+        (n, max(k, 3)) unnormalised eigenvectors for plots, ``silhouette`` and
+        ``split_score`` (the silhouette of the partition).
+    """
+    with stopwatch() as clock:
         laplacian = normalized_laplacian(affinity)
         need = max(n_eigenvalues, (max_clusters if n_clusters == "eigengap" else n_clusters) + 1, 3)
         eigenvalues, eigenvectors = laplacian_spectrum(laplacian, need)
@@ -197,7 +250,7 @@ def spray(
         flagged_cluster = smallest_cluster(labels)
         to_centers = np.linalg.norm(embedding[:, None, :] - centers[None, :, :], axis=2)
         scores = margin_scores(to_centers, flagged_cluster)
-        silhouette = silhouette_from_distances(d, labels)
+        silhouette = silhouette_from_distances(euclidean_distances(embedding) if distances is None else distances, labels)
     n_components = connected_components(affinity, directed=False)[0]
     return DetectionResult(
         method="spray",
