@@ -176,6 +176,9 @@ def thesis_numbers(results: dict) -> dict[str, str]:
                         value = entry["detectors"].get(method, {}).get(f"{key}_mean")
                         if value is not None:
                             numbers[f"{prefix}{macro}{key.capitalize()}{name}"] = f"{value:.1f}"
+    for key, macro in (("hc_beats_thesis", "Hc"), ("spray_gw_beats_thesis", "SprayGw")):
+        if key in results:
+            numbers[f"Bench{macro}BeatsThesis"] = f"{sum(results[key].values())} of {len(results[key])}"
     if "space_sizes" in results:
         numbers["BenchSpaceShare"] = f"{100 * results['space_sizes']['share']:.0f}"
     for row in results.get("space_sizes", {}).get("rows", [])[:1]:
@@ -250,6 +253,8 @@ def main() -> None:
     if len(thesis_rows) and {"gw_kmeans", "ac_pca"} <= set(args.methods):
         table = thesis_comparison(thesis_rows)
         results["hc_beats_thesis"] = dict(zip(map(str, table["share %"]), table["HC beats thesis"] == "yes"))
+        if "SpRAy-GW beats thesis" in table.columns:
+            results["spray_gw_beats_thesis"] = dict(zip(map(str, table["share %"]), table["SpRAy-GW beats thesis"] == "yes"))
         table = table.rename(columns={"share %": f"share % ({args.model}, {len(args.seeds)} seeds, gate passed)"})
         results["table"] = str(report.write_table(table, "bench", "thesis_comparison", "quick", "gtsrb", float_format="{:.2f}"))
     sized = [run for run in gated if run["series"] == "thesis"]

@@ -311,20 +311,26 @@ shown_rules
 # barycentric projection of their partners' positions. The detectors use
 # $\alpha = 1/2$. Before any clustering, the share of poisons among each map's ten
 # nearest neighbours says how well a discrepancy separates them (its AUROC is told the
-# truth, so it is a ceiling, not a detector); then HC on the whole class with each:
+# truth, so it is a ceiling, not a detector); then, on the whole class, HC with each, and
+# SpRAy on each. SpRAy needs only each map's nearest neighbours, so SpRAy-GW solves GW
+# only between a map and its 20 nearest by the Euclidean distance of the pooled maps
+# (about 20 n pairs instead of n²/2), and links each map to its 10 GW-nearest among them.
 
 # %%
 sub_maps = cls.maps(space_rule)[sub]
 sub_spaces = settings["gw_kmeans"].space.spaces(sub_maps)
 spray_features = heatmap_features(sub_maps, spray_settings.normalization, spray_settings.pool)
-fused_rows = [{"distance": "Euclidean (SpRAy's maps)", "10-NN AUROC": 100 * neighbour_auroc(euclidean_distances(spray_features), sub_truth)}]
+fused_rows = [{"distance": "Euclidean (SpRAy's maps)", "10-NN AUROC": 100 * neighbour_auroc(euclidean_distances(spray_features), sub_truth),
+               **{f"SpRAy {key.upper()}": 100 * spray_metrics[key] for key in ("tpr", "tnr", "auroc")}}]
 for label, alpha in (("GW (thesis)", 1.0), (f"fused GW, alpha = {FUSED_ALPHA}", FUSED_ALPHA)):
     alpha_settings = dataclasses.replace(settings["gw_kmeans"], alpha=alpha)
     sub_distances = pairwise_gw(sub_spaces, progress=False, **fused_options(alpha_settings, sub_maps))
     alpha_hc = detection_metrics(cls.is_poison, detect(cls, "gw_kmeans", alpha_settings))
+    alpha_spray = detection_metrics(cls.is_poison, detect(cls, "spray_gw", dataclasses.replace(settings["spray_gw"], alpha=alpha)))
     fused_rows.append({"distance": label, "10-NN AUROC": 100 * neighbour_auroc(sub_distances, sub_truth),
-                       "HC TPR": 100 * alpha_hc["tpr"], "HC TNR": 100 * alpha_hc["tnr"], "HC AUROC": 100 * alpha_hc["auroc"]})
-fused_table = pd.DataFrame(fused_rows)
+                       **{f"HC {key.upper()}": 100 * alpha_hc[key] for key in ("tpr", "tnr", "auroc")},
+                       **{f"SpRAy {key.upper()}": 100 * alpha_spray[key] for key in ("tpr", "tnr", "auroc")}})
+fused_table = pd.DataFrame(fused_rows)[["distance", "10-NN AUROC"] + [f"{m} {k}" for m in ("HC", "SpRAy") for k in ("TPR", "TNR", "AUROC")]]
 ch.write_table(fused_table, "fused_gw")
 fused_table
 
@@ -482,6 +488,9 @@ ch.write_numbers({
     "DetectKnnFused": f"{fused_rows[2]['10-NN AUROC']:.1f}",
     "DetectPureGwHcTPR": f"{fused_rows[1]['HC TPR']:.1f}",
     "DetectPureGwHcTNR": f"{fused_rows[1]['HC TNR']:.1f}",
+    "DetectFusedSprayTPR": f"{fused_rows[2]['SpRAy TPR']:.1f}",
+    "DetectFusedSprayTNR": f"{fused_rows[2]['SpRAy TNR']:.1f}",
+    "DetectSprayGwCandidates": settings["spray_gw"].candidates,
     "DetectWindowHcTPR": f"{window_rates.loc[names['gw_kmeans'], 'TPR']:.1f}",
     "DetectWindowHcTNR": f"{window_rates.loc[names['gw_kmeans'], 'TNR']:.1f}",
     "DetectWindowSprayTPR": f"{window_rates.loc[names['spray_euclidean'], 'TPR']:.1f}",

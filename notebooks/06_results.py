@@ -65,7 +65,7 @@ lc_shares = by_profile(profile, smoke=(0.33,), quick=(0.33,), full=(0.33, 0.15, 
 amplitudes = by_profile(profile, smoke=(), quick=(64,), full=(128, 64, 32))
 window_shares = by_profile(profile, smoke=(0.33,), quick=(0.33, 0.15), full=(0.33, 0.10, 0.02))
 other_seeds = seeds[:1] if profile != "full" else seeds  # blended, Clever-Hans, label-consistent
-methods = ("gw_kmeans", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max", "concentration_topk")
+methods = ("gw_kmeans", "spray_gw", "spray_euclidean", "ac_pca", "ac_ica", "spectral_signatures", "spectre", "concentration_max", "concentration_topk")
 selection, detector_config = inspected(profile), detector_settings(profile)
 names = labels()
 
@@ -359,7 +359,8 @@ ch.write_table(comparison, "thesis_comparison", float_format="{:.2f}")
 for row in comparison.to_dict("records"):
     verdict = "beats" if row["HC beats thesis"] == "yes" else "does NOT beat"
     print(f"{row['share %']:2d} %: our HC TPR {row['our HC TPR']} (TNR {row['our HC TNR']}) {verdict} "
-          f"the thesis's {row['thesis HC TPR']:.2f} (with TNR >= 99 %)")
+          f"the thesis's {row['thesis HC TPR']:.2f} (with TNR >= 99 %); SpRAy on fused GW {row['our SpRAy-GW TPR']} "
+          f"(TNR {row['our SpRAy-GW TNR']}): {row['SpRAy-GW beats thesis']}")
 comparison
 
 # %% [markdown]
@@ -384,6 +385,7 @@ ch.write_numbers({
     "ResultsAcTprLow": rate(largest, "ac_pca", lowest, "tpr"),
     "ResultsMaxRelTprLow": rate(largest, "concentration_max", lowest, "tpr"),
     "ResultsHcBeatsThesis": int((comparison["HC beats thesis"] == "yes").sum()) if len(comparison) else 0,
+    "ResultsSprayGwBeatsThesis": int((comparison["SpRAy-GW beats thesis"] == "yes").sum()) if len(comparison) else 0,
     "ResultsThesisSettings": len(comparison),
     "ResultsHcSeconds": f"{frame.loc[frame['method'] == 'gw_kmeans', 'runtime_s'].mean():.1f}",
     "ResultsGatePassed": int((gate_table["gate"] == "passed").sum()),

@@ -335,6 +335,12 @@ def test_thesis_comparison_table_from_seeds():
     assert table.loc[1, "our HC AUROC"] == "85.0 ± 7.1" and table.loc[0, "our AC AUROC"] == "50.0 ± 0.0"
     assert table.loc[0, "thesis HC TPR"] == 99.46 and table.loc[1, "thesis AC TPR"] == 36.55
     assert "ASR %" not in thesis_comparison(pd.DataFrame(rows).drop(columns="attack_success")).columns
+    assert "our SpRAy-GW TPR" not in table.columns
+    for seed, share, tpr in ((0, 0.33, 1.0), (1, 0.33, 0.99), (0, 0.05, 0.9), (1, 0.05, 0.8)):  # 5 %: 85 < 87.43
+        rows.append({"share": share, "seed": seed, "method": "spray_gw", "tpr": tpr, "tnr": 1.0, "auroc": 1.0, "attack_success": 1.0})
+    table = thesis_comparison(pd.DataFrame(rows))
+    assert table["SpRAy-GW beats thesis"].tolist() == ["yes", "no"] and table.loc[1, "our SpRAy-GW TPR"] == "85.0 ± 7.1"
+    assert table["HC beats thesis"].tolist() == ["yes", "no"]
 
 
 def nuisance_activations(n_clean=300, n_poison=30, d=40, seed=0):

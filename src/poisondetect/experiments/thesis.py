@@ -34,18 +34,19 @@ def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     (``gw_kmeans`` and ``ac_pca`` among them), ``tpr``, ``tnr`` and ``auroc``, one row per
     seed; an ``attack_success`` column adds the mean attack success. Our rates
     are "mean ± std" in percent; ``HC beats thesis`` applies :func:`beats_thesis`
-    to the means.
+    to the means. Where the frame holds ``spray_gw`` (SpRAy on fused GW, the package's
+    other heatmap clustering by optimal transport), its TPR, TNR and verdict are added.
     """
-    ours = summarize(frame[frame["method"].isin(["gw_kmeans", "ac_pca"])], ["method", "share"], ("tpr", "tnr", "auroc"))
+    methods = ["gw_kmeans", "ac_pca", "spray_gw"]
+    ours = summarize(frame[frame["method"].isin(methods)], ["method", "share"], ("tpr", "tnr", "auroc")).set_index(["method", "share"])
+    with_spray = "spray_gw" in set(frame["method"])
     rows = []
     for share in [s for s in dict.fromkeys(frame["share"]) if s in THESIS_HC_TPR]:
-        hc = ours[(ours["method"] == "gw_kmeans") & (ours["share"] == share)].iloc[0]
-        ac = ours[(ours["method"] == "ac_pca") & (ours["share"] == share)].iloc[0]
+        hc, ac = ours.loc[("gw_kmeans", share)], ours.loc[("ac_pca", share)]
         row = {"share %": round(100 * share)}
         if "attack_success" in frame.columns:
             row["ASR %"] = 100 * frame.loc[frame["share"] == share, "attack_success"].mean()
-        rows.append({
-            **row,
+        row.update({
             "thesis HC TPR": THESIS_HC_TPR[share], "our HC TPR": mean_std(hc["tpr_mean"], hc["tpr_std"]),
             "our HC TNR": mean_std(hc["tnr_mean"], hc["tnr_std"]), "our HC AUROC": mean_std(hc["auroc_mean"], hc["auroc_std"]),
             "thesis AC TPR": THESIS_AC_TPR[share],
@@ -53,4 +54,10 @@ def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
             "our AC AUROC": mean_std(ac["auroc_mean"], ac["auroc_std"]),
             "HC beats thesis": "yes" if beats_thesis(share, hc["tpr_mean"], hc["tnr_mean"]) else "no",
         })
+        if with_spray:
+            spray = ours.loc[("spray_gw", share)]
+            row.update({"our SpRAy-GW TPR": mean_std(spray["tpr_mean"], spray["tpr_std"]),
+                        "our SpRAy-GW TNR": mean_std(spray["tnr_mean"], spray["tnr_std"]),
+                        "SpRAy-GW beats thesis": "yes" if beats_thesis(share, spray["tpr_mean"], spray["tnr_mean"]) else "no"})
+        rows.append(row)
     return pd.DataFrame(rows)
