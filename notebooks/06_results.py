@@ -263,7 +263,7 @@ ch.save_figure(fig, "roc")
 
 # %%
 window = frame[frame["series"] == "window"]
-window_methods = ("gw_kmeans", "spray_euclidean", "ac_pca")
+window_methods = ("gw_kmeans", "spray_gw", "spray_euclidean", "ac_pca")
 four_positions = standard[(standard["sticker"] == 3) & (standard["seed"] == seeds[0])]
 both = pd.concat([four_positions.assign(placement="four positions"),
                   window.assign(placement="16x16 window")]).sort_values(["share", "placement"], ascending=[False, True])
@@ -281,7 +281,9 @@ if common:
         f"{rate(window, hc, both_share, 'tnr')} % (four positions: {rate(four_positions, hc, both_share, 'tpr')} % at "
         f"{rate(four_positions, hc, both_share, 'tnr')} %), and Euclidean SpRAy {rate(window, spray, both_share, 'tpr')} % at "
         f"{rate(window, spray, both_share, 'tnr')} % (four positions: {rate(four_positions, spray, both_share, 'tpr')} % at "
-        f"{rate(four_positions, spray, both_share, 'tnr')} %).")
+        f"{rate(four_positions, spray, both_share, 'tnr')} %); SpRAy on fused GW finds {rate(window, 'spray_gw', both_share, 'tpr')} % "
+        f"at {rate(window, 'spray_gw', both_share, 'tnr')} % (four positions: {rate(four_positions, 'spray_gw', both_share, 'tpr')} % "
+        f"at {rate(four_positions, 'spray_gw', both_share, 'tnr')} %).")
 else:
     failed = gate_table[gate_table["series"] == "window"]
     window_summary = (
