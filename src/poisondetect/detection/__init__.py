@@ -8,6 +8,7 @@ diagnostics, runtime):
 detector                       input                                           reference
 =============================  ==============================================  ==========================
 :func:`spray`                  (n, n) distances (Euclidean or GW)              :cite:`lapuschkin2019`
+:func:`spray_graph`            (n, n) affinity graph (e.g. k-NN of candidates) :cite:`lapuschkin2019`
 :func:`gw_kmeans`              n heatmap metric-measure spaces                 thesis (HC)
 :func:`activation_clustering`  (n, d) penultimate activations                  :cite:`chen2019ac`
 :func:`spectral_signatures`    (n, d) penultimate activations, poison share    :cite:`tran2018`
@@ -35,9 +36,11 @@ from .detectors import (
 from .gw_kmeans import gw_kmeans
 from .metrics import METRIC_NAMES, auroc, confusion, detection_metrics, neighbour_auroc, probe_auroc, roc_curve
 from .registry import DETECTORS, Detector, detector, labels, register
-from .representations import SpaceSettings
+from .representations import SpaceSettings, candidate_pairs
 from .result import DetectionResult
-from .spectral import affinity_graph, eigengap_clusters, laplacian_spectrum, normalized_laplacian, spectral_embedding, spray
+from .spectral import (
+    affinity_graph, eigengap_clusters, knn_affinity, laplacian_spectrum, normalized_laplacian, spectral_embedding, spray, spray_graph,
+)
 from .spectral_signatures import spectral_signatures
 from .spectre import que_scores, spectre
 
@@ -45,10 +48,10 @@ __all__ = [
     "ACAnalysisSettings", "DETECTORS", "METRIC_NAMES", "ClusteringSettings", "DetectionResult", "Detector", "GWKMeansSettings",
     "DETECTION_SPACE", "GWSpraySettings", "MaxRelevanceSettings", "SpaceSettings", "SpectralSignaturesSettings", "SpectreSettings",
     "SpraySettings", "que_scores", "spectre",
-    "TopkShareSettings", "activation_clustering", "affinity_graph", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",
+    "TopkShareSettings", "activation_clustering", "affinity_graph", "candidate_pairs", "knn_affinity", "anomaly_index", "auroc", "cluster_concentration", "concentration_scores",
     "confusion", "detection_metrics", "detector", "detectors", "eigengap_clusters", "gw_kmeans", "labels",
     "laplacian_spectrum", "neighbour_auroc", "normalized_laplacian", "probe_auroc", "rank_classes", "reduce_dimensions", "register",
     "flag_concentrated_clusters", "relevance_concentration", "relevance_measures", "topk_share",
-    "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray",
+    "roc_curve", "scan_classes", "spectral_embedding", "spectral_signatures", "spray", "spray_graph",
     "two_group_threshold",
 ]
