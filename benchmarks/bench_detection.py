@@ -33,9 +33,9 @@ import torch
 from poisondetect import data, paths
 from poisondetect.attacks import BadNets, Sticker, poison
 from poisondetect.detection import DETECTORS, activation_clustering, detection_metrics, relevance_concentration, spectral_signatures, spray
-from poisondetect.detection.detectors import DETECTION_SPACE, FUSED_ALPHA, GWSpraySettings
+from poisondetect.detection.detectors import DETECTION_SPACE, FUSED_ALPHA
 from poisondetect.detection.gw_kmeans import gw_kmeans
-from poisondetect.detection.representations import candidate_pairs, euclidean_distances, heatmap_features, heatmap_spaces, raw_pixels
+from poisondetect.detection.representations import euclidean_distances, heatmap_features, heatmap_spaces, raw_pixels
 from poisondetect.transport import edge_relevance, gw_barycenter, gw_to_centers
 
 
@@ -71,9 +71,8 @@ def main() -> None:
                       progress=False)
 
     # SpRAy on fused GW between Euclidean candidate neighbours (the detector's default) beside the full matrix it replaces
-    spray_settings = GWSpraySettings()
-    candidates = candidate_pairs(heatmap_features(maps, "sum", spray_settings.space.pool), spray_settings.candidates)[0].size
-    spray_gw = DETECTORS["spray_gw"](spray_settings, maps=maps)
+    spray_gw = DETECTORS["spray_gw"](maps=maps)
+    candidates = spray_gw.extra["gw_pairs"]
 
     start = time.perf_counter()
     gw_barycenter(spaces[:30], n_points=64, n_steps=5)

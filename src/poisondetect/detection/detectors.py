@@ -250,21 +250,20 @@ class GWSpraySettings:
 @register("spray_gw", label="SpRAy (GW)", short="SpRAy-GW", settings=GWSpraySettings, inputs=("maps",),
           description="SpRAy, GW distances of heatmap spaces between Euclidean candidate neighbours", modules=GW_CODE)
 def _spray_gw(settings: GWSpraySettings, maps: np.ndarray, progress: bool = False) -> DetectionResult:
-    n_neighbors = min(settings.n_neighbors, len(maps) - 1)
-    spaces = settings.space.spaces(maps)
+    n = len(maps)
+    spaces, fused = settings.space.spaces(maps), fused_options(settings, maps)
+    full = settings.candidates is None or settings.candidates >= n - 1
     with stopwatch() as clock:
-        if settings.candidates is None or settings.candidates >= len(maps) - 1:
-            distances = transport.pairwise_gw(spaces, progress=progress, **fused_options(settings, maps))
+        if full:
+            distances, pairs = transport.pairwise_gw(spaces, progress=progress, **fused), n * (n - 1) // 2
         else:
             I, J = candidate_pairs(heatmap_features(maps, "sum", settings.space.pool), settings.candidates)
-            distances = np.full((len(maps), len(maps)), np.inf)
-            distances[I, J] = distances[J, I] = transport.gw_pairs(spaces, I, J, progress=progress, desc="GW candidate pairs",
-                                                                   **fused_options(settings, maps))
-        affinity = knn_affinity(distances, n_neighbors)
-    found = spray_graph(affinity, settings.n_clusters, seed=settings.seed,
-                        distances=distances if np.isfinite(distances).all() else None)
+            distances, pairs = np.full((n, n), np.inf), len(I)
+            distances[I, J] = distances[J, I] = transport.gw_pairs(spaces, I, J, progress=progress, desc="GW candidate pairs", **fused)
+        affinity = knn_affinity(distances, min(settings.n_neighbors, n - 1))
+    found = spray_graph(affinity, settings.n_clusters, seed=settings.seed, distances=distances if full else None)
     found = flagged_by(found, maps, settings)
-    return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"])
+    return dataclasses.replace(found, runtime_s=found.runtime_s + clock["seconds"], extra={**found.extra, "gw_pairs": pairs})
 
 
 @dataclass(frozen=True)

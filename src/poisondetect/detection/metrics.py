@@ -23,6 +23,8 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from .representations import nearest_neighbours
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -163,12 +165,6 @@ def neighbour_auroc(distances: Any, is_poison: Any, k: int = 10) -> float:
     nearest neighbours are poisons and every clean sample's are clean, whatever
     the shape of the groups. The sample itself is not its own neighbour.
     """
-    d = np.array(distances, dtype=np.float64)
-    truth = check_truth(is_poison, len(d))
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
-    if not 1 <= k < len(d):
-        raise ValueError(f"k must lie in [1, n - 1] = [1, {len(d) - 1}], got {k}")
-    np.fill_diagonal(d, np.inf)
-    neighbours = np.argsort(d, axis=1, kind="stable")[:, :k]
+    neighbours = nearest_neighbours(distances, k)
+    truth = check_truth(is_poison, len(neighbours))
     return auroc(truth, truth[neighbours].mean(axis=1))

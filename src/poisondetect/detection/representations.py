@@ -36,6 +36,22 @@ def euclidean_distances(features: np.ndarray) -> np.ndarray:
     return (d + d.T) / 2
 
 
+def nearest_neighbours(distances: np.ndarray, k: int, name: str = "k") -> np.ndarray:
+    """Indices of each sample's ``k`` nearest others in a distance matrix (n, n), shape (n, k), nearest first.
+
+    A sample is not its own neighbour; ties keep the lower index. ``inf`` entries
+    (pairs never computed) come last. ``name`` is the caller's name of ``k`` in errors.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    n = d.shape[0]
+    if d.ndim != 2 or d.shape[1] != n:
+        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
+    if not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+        raise ValueError(f"{name} must be an integer in [1, n-1] = [1, {n - 1}], got {k!r}")
+    masked = d + np.diag(np.full(n, np.inf))
+    return np.argsort(masked, axis=1, kind="stable")[:, :k]
+
+
 def candidate_pairs(features: np.ndarray, n_candidates: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(I, J)``, ``I < J``, in which one sample is among the other's ``n_candidates`` nearest (Euclidean).
 

@@ -33,7 +33,7 @@ import scipy.linalg
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from .clusters import kmeans, margin_scores, silhouette_from_distances, smallest_cluster
-from .representations import euclidean_distances
+from .representations import euclidean_distances, nearest_neighbours
 from .result import DetectionResult, check_distances, stopwatch
 
 GraphKind = Literal["knn", "epsilon", "rbf"]
@@ -91,18 +91,13 @@ def knn_affinity(distances: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
     every sample needs at least ``n_neighbors`` finite distances to others.
     """
     d = np.asarray(distances, dtype=np.float64)
-    n = d.shape[0]
-    if d.ndim != 2 or d.shape[1] != n:
-        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
-    if not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors < n:
-        raise ValueError(f"n_neighbors must be an integer in [1, n-1] = [1, {n - 1}], got {n_neighbors!r}")
     if np.isnan(d).any() or (d < 0).any():
         raise ValueError("distances must be non-negative and not NaN (inf marks a pair not computed)")
-    masked = d + np.diag(np.full(n, np.inf))  # a sample is not its own neighbour
-    known = np.isfinite(masked).sum(axis=1)
+    neighbours = nearest_neighbours(d, n_neighbors, "n_neighbors")
+    n = d.shape[0]
+    known = np.isfinite(d).sum(axis=1) - np.isfinite(np.diag(d))  # computed distances to others
     if known.min() < n_neighbors:
         raise ValueError(f"sample {int(known.argmin())} has {int(known.min())} computed distances, fewer than n_neighbors={n_neighbors}")
-    neighbours = np.argsort(masked, axis=1, kind="stable")[:, :n_neighbors]
     a = np.zeros((n, n))
     a[np.repeat(np.arange(n), n_neighbors), neighbours.ravel()] = 1.0
     return np.maximum(a, a.T)

@@ -37,8 +37,7 @@ def thesis_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     to the means. Where the frame holds ``spray_gw`` (SpRAy on fused GW, the package's
     other heatmap clustering by optimal transport), its TPR, TNR and verdict are added.
     """
-    methods = ["gw_kmeans", "ac_pca", "spray_gw"]
-    ours = summarize(frame[frame["method"].isin(methods)], ["method", "share"], ("tpr", "tnr", "auroc")).set_index(["method", "share"])
+    ours = summarize(frame[frame["method"].isin(["gw_kmeans", "ac_pca", "spray_gw"])], ["method", "share"], ("tpr", "tnr", "auroc")).set_index(["method", "share"])
     with_spray = "spray_gw" in set(frame["method"])
     rows = []
     for share in [s for s in dict.fromkeys(frame["share"]) if s in THESIS_HC_TPR]:

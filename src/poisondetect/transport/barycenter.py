@@ -123,9 +123,7 @@ def gw_barycenter(
         raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
     if loss not in ("square", "kl"):
         raise ValueError(f"loss must be 'square' or 'kl', got {loss!r}")
-    check_alpha(alpha)
-    if not coord_unit > 0:
-        raise ValueError(f"coord_unit must be positive, got {coord_unit}")
+    check_alpha(alpha, coord_unit)
     fused = alpha < 1
     lam = check_histogram(np.ones(len(spaces)) if weights is None else weights, "weights", len(spaces))
     p = check_histogram(np.ones(n_points) if p is None else p, "p", n_points)

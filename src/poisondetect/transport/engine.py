@@ -189,9 +189,7 @@ def gw_pairs(
         raise ValueError(f"n_workers must be >= 1 (this process counts as one), got {n_workers}")
     if method == "exact" and solver_options:
         raise ValueError(f"options {sorted(solver_options)} apply only to method='polished' or 'entropic'")
-    check_alpha(alpha)
-    if not coord_unit > 0:
-        raise ValueError(f"coord_unit must be positive, got {coord_unit}")
+    check_alpha(alpha, coord_unit)
     I = np.asarray(I, dtype=np.int64).ravel()
     J = np.asarray(J, dtype=np.int64).ravel()
     if I.shape != J.shape:

@@ -214,10 +214,13 @@ def pad_spaces(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> tu
     return C, p, mask
 
 
-def check_alpha(alpha: float) -> None:
-    """Raise a clear error for a structure weight of fused GW outside (0, 1] (1: pure GW, below: fused with the positions)."""
+def check_alpha(alpha: float, coord_unit: float = 1.0) -> None:
+    """Raise a clear error for a structure weight of fused GW outside (0, 1] (1: pure GW, below: fused with the positions)
+    or a unit of the positions that is not positive."""
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must lie in (0, 1] (1: pure GW, below: fused GW with the positions), got {alpha!r}")
+    if not coord_unit > 0:
+        raise ValueError(f"coord_unit must be positive, got {coord_unit}")
 
 
 def pad_coords(spaces: Sequence[MetricMeasureSpace], n: int | None = None) -> np.ndarray:
