@@ -77,7 +77,8 @@ def use_style() -> None:
             "axes.titlesize": 9,
             "axes.labelsize": 9,
             "legend.fontsize": 8,
-            "axes.prop_cycle": cycler(color=PALETTE),
+            # past the palette's 8 colours the lines turn dashed: a 9th line is not a copy of the 1st
+            "axes.prop_cycle": cycler(linestyle=["-", "--"]) * cycler(color=PALETTE),
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.grid": True,
